@@ -1,0 +1,62 @@
+"""Shared benchmark plumbing: environment record, JSON output and the RESULTS.md table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import re
+from pathlib import Path
+
+import numpy as np
+import pyarrow
+
+from hftjax.io import atomic_path, write_json
+
+HERE = Path(__file__).resolve().parent
+RESULTS_MD = HERE / "RESULTS.md"
+
+
+def environment() -> dict:
+    """Device, library versions and date, recorded next to every figure."""
+    import jax
+
+    devices = jax.devices()
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "device": f"{devices[0].platform}: {devices[0].device_kind} x{len(devices)}",
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "numpy": np.__version__,
+        "pyarrow": pyarrow.__version__,
+    }
+
+
+def record(name: str, title: str, rows: list[dict], env: dict | None = None) -> Path:
+    """Write ``benchmarks/results/<name>.json`` and replace the ``name`` section of RESULTS.md."""
+    env = env or environment()
+    out = HERE / "results" / f"{name}.json"
+    out.parent.mkdir(exist_ok=True)
+    write_json({"benchmark": name, "environment": env, "rows": rows}, out)
+    _update_markdown(name, title, rows, env)
+    return out
+
+
+def _markdown_table(rows: list[dict]) -> str:
+    cols = list(rows[0])
+    fmt = lambda v: f"{v:,.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _update_markdown(name: str, title: str, rows: list[dict], env: dict) -> None:
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    env_line = ", ".join(f"{k} {v}" for k, v in env.items())
+    section = f"{begin}\n## {title}\n\n{env_line}\n\n{_markdown_table(rows)}\n{end}"
+    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
+    with atomic_path(RESULTS_MD) as tmp:
+        tmp.write_text(text)
