@@ -10,6 +10,18 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: Path, path: Path, mode: int) -> None:
+    """Give the temporary (private by construction) the usual permissions, then rename it."""
+    os.chmod(tmp, mode & ~_umask())
+    os.replace(tmp, path)
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -24,7 +36,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
-        os.replace(tmp, path)
+        _publish(tmp, path, 0o666)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -37,9 +49,11 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        for child in tmp.rglob("*"):
+            os.chmod(child, (0o777 if child.is_dir() else 0o666) & ~_umask())
         if path.exists():
             shutil.rmtree(path)
-        os.replace(tmp, path)
+        _publish(tmp, path, 0o777)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

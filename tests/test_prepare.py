@@ -80,12 +80,12 @@ def test_prepare_lob_default_split(tmp_path):
 def test_prepare_gap_splits_segments_and_excludes_straddling_chunks(tmp_path):
     table = random_book_table(20_000, seed=2)
     table["timestamp"] = table["timestamp"].copy()
-    table["timestamp"][9_000:] += 30 * 60_000  # a 30-minute gap inside the training period
+    table["timestamp"][9_100:] += 30 * 60_000  # a 30-minute gap inside the training period
     src = write_table(table, tmp_path / "gappy.parquet")
     assert main(["prepare", str(src), "--out", str(tmp_path / "d"), "--chunk-len", str(CHUNK),
                  "--features", "ohlcv"]) == 0
     manifest = check_prepared(tmp_path / "d", CHUNK, "ohlcv")
-    assert [s["kept"] for s in manifest["segments"]] == [9_000 - 360, 11_000 - 360]
+    assert [s["kept"] for s in manifest["segments"]] == [9_100 - 360, 10_900 - 360]
     train = json.loads((tmp_path / "d" / "train_labels.json").read_text())
     assert len(train["excluded_chunks"]) == 1
 
