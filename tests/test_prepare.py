@@ -181,3 +181,12 @@ def test_bad_options_name_the_option(tmp_path, capsys):
     assert main(["prepare", str(src), "--out", str(tmp_path / "d"), "--split", "valid=2022-01-01:"]) == 2
     assert "'train' split is required" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_same_input_same_output(tmp_path):
+    src = write_table(random_book_table(8_000, seed=6), tmp_path / "bars.parquet")
+    for out in ("a", "b"):
+        assert main(["prepare", str(src), "--out", str(tmp_path / out), "--chunk-len", str(CHUNK)]) == 0
+    for name in ("manifest.json", "train_labels.json", "test_labels.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert pq.read_table(tmp_path / "a" / "train.parquet").equals(pq.read_table(tmp_path / "b" / "train.parquet"))

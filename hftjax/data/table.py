@@ -31,6 +31,14 @@ def book_columns(levels: int) -> tuple[str, ...]:
     )
 
 
+def book_columns_in(names) -> list[str]:
+    """The canonical book columns among ``names``, in canonical order; a partial level is kept
+    so that validation can name its missing column."""
+    names = set(names)
+    levels = max((int(m.group(2)) for m in map(BOOK_COLUMN.fullmatch, names) if m), default=0)
+    return [c for c in book_columns(levels) if c in names]
+
+
 def book_levels(table: Table) -> int:
     """Number of consecutive book levels present (0 when the table has no book)."""
     levels = 0

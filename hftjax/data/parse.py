@@ -1,0 +1,212 @@
+"""Raw files and Arrow columns -> NumPy numbers, naming the first row that does not parse.
+
+CSV files are read with every column as text; each column is then converted with NumPy (or
+Arrow for ISO-8601 times) in one vectorised call. Only when that call fails is the first bad
+row searched for, by bisection, so the happy path never loops over rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from hftjax.errors import DataError
+
+_PARSE_ERRORS = (ValueError, TypeError, OverflowError, pa.ArrowInvalid)
+_UNIT_MS = {"s": 1000, "ms": 1, "us": 1 / 1000, "ns": 1 / 1_000_000}
+
+
+# --- raw files ----------------------------------------------------------------------------------
+
+def csv_bytes(path) -> bytes:
+    """Bytes of a CSV: plain, compressed (by extension, e.g. ``.gz``) or a ``.zip`` of one csv."""
+    file = str(path)
+    try:
+        if Path(path).suffix.lower() == ".zip":
+            data = _zip_member(path)
+        else:
+            with pa.input_stream(file, compression="detect") as stream:
+                data = stream.read()
+    except (OSError, pa.ArrowException, zipfile.BadZipFile) as e:
+        raise DataError(f"cannot read file: {e}", file=file) from None
+    return data.removeprefix(codecs.BOM_UTF8)
+
+
+def _zip_member(path) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        names = [info.filename for info in archive.infolist() if not info.is_dir()]
+        if len(names) != 1 or not names[0].lower().endswith(".csv"):
+            raise DataError(f"a zip must hold exactly one .csv file, found {names}", file=str(path))
+        return archive.read(names[0])
+
+
+def header_fields(data: bytes, *, file: str) -> list[str]:
+    """Fields of the first line (CSV quoting honoured)."""
+    first = data[: data.find(b"\n")] if b"\n" in data else data
+    fields = next(csv.reader(io.StringIO(first.decode("utf-8", "replace").strip("\r"))), [])
+    if not fields:
+        raise DataError("file is empty", file=file)
+    return [f.strip() for f in fields]
+
+
+def peek_fields(path) -> list[str]:
+    """First-line fields of a (possibly compressed) CSV without reading the whole file."""
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            head = stream.read(1 << 16)
+    except (OSError, pa.ArrowException) as e:
+        raise DataError(f"cannot read file: {e}", file=str(path)) from None
+    return header_fields(head.removeprefix(codecs.BOM_UTF8), file=str(path))
+
+
+def read_csv_text(data: bytes, *, file: str, names: list[str], header: bool) -> pa.Table:
+    """Every column of ``data`` as text, named ``names``; a row with the wrong field count raises."""
+    malformed = []
+
+    def on_malformed(row):  # remember the row, then stop: pyarrow raises ArrowInvalid
+        malformed.append(row)
+        return "error"
+
+    try:
+        return pa_csv.read_csv(
+            pa.BufferReader(data),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=int(header), use_threads=False),
+            parse_options=pa_csv.ParseOptions(invalid_row_handler=on_malformed),
+            convert_options=pa_csv.ConvertOptions(column_types={n: pa.string() for n in names}),
+        )
+    except pa.ArrowInvalid as e:
+        if not malformed:
+            raise DataError(f"cannot parse CSV: {e}", file=file) from None
+        bad = malformed[0]
+        # ``number`` is the 1-based physical line; data rows are 0-based with the header excluded.
+        row = None if bad.number is None else bad.number - 1 - int(header)
+        raise DataError(f"expected {bad.expected_columns} fields, found {bad.actual_columns}",
+                        file=file, row=row) from None
+
+
+# --- columns ------------------------------------------------------------------------------------
+
+def to_float(array, *, file: str, column: str) -> np.ndarray:
+    """float64 values of an Arrow column: text is parsed, numbers cast, nulls become NaN."""
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return _convert(_text(array), _parse_float, file=file, column=column, what="a number")
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind) \
+            or pa.types.is_null(kind):
+        return np.asarray(array.cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+    raise DataError(f"expected numbers, found Arrow type {kind}", file=file, column=column)
+
+
+def to_int(array, *, file: str, column: str) -> np.ndarray:
+    """int64 values of an Arrow text or integer column (nulls raise)."""
+    _no_nulls(array, file=file, column=column)
+    if pa.types.is_integer(array.type):
+        return np.asarray(array.cast(pa.int64()).to_numpy(), np.int64)
+    return _convert(_text(array), _parse_int, file=file, column=column, what="an integer")
+
+
+def to_timestamp_ms(array, *, file: str, column: str) -> np.ndarray:
+    """UTC milliseconds (int64) from an Arrow timestamp/date column, an integer or float epoch
+    in s/ms/us/ns (unit chosen by magnitude) or ISO-8601 text (no zone offset means UTC)."""
+    _no_nulls(array, file=file, column=column)
+    kind = array.type
+    if pa.types.is_timestamp(kind):
+        return _scale(np.asarray(array.cast(pa.int64()).to_numpy(), np.int64), _UNIT_MS[kind.unit])
+    if pa.types.is_date(kind):
+        return np.asarray(array.cast(pa.timestamp("ms")).cast(pa.int64()).to_numpy(), np.int64)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        values = np.asarray(array.to_numpy())
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise DataError(f"non-finite epoch {values[bad[0]]}", file=file, row=int(bad[0]), column=column)
+        return epoch_to_ms(values)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = _text(array)
+        if len(text) and _is_integer(text[0]):
+            return epoch_to_ms(_convert(text, _parse_int, file=file, column=column, what="an integer epoch"))
+        return _convert(text, _parse_iso_ms, file=file, column=column, what="an ISO-8601 time")
+    raise DataError(f"expected timestamps, found Arrow type {kind}", file=file, column=column)
+
+
+def epoch_to_ms(values: np.ndarray) -> np.ndarray:
+    """Epoch times -> int64 ms. The unit is read off the largest magnitude: below 1e11 seconds,
+    below 1e14 ms, below 1e17 us, else ns (unambiguous for dates from 1973 to 2286)."""
+    values = np.asarray(values)
+    peak = float(np.abs(values).max()) if values.size else 0.0
+    unit = "s" if peak < 1e11 else "ms" if peak < 1e14 else "us" if peak < 1e17 else "ns"
+    if np.issubdtype(values.dtype, np.floating):
+        return np.round(values * _UNIT_MS[unit]).astype(np.int64)
+    return _scale(values.astype(np.int64), _UNIT_MS[unit])
+
+
+def _scale(values: np.ndarray, factor: float) -> np.ndarray:
+    # Integer scaling; finer units are floored so a time never moves past its true instant.
+    if factor >= 1:
+        return values * int(factor)
+    return values // round(1 / factor)
+
+
+def _no_nulls(array, *, file: str, column: str) -> None:
+    if array.null_count:
+        row = int(np.flatnonzero(pc.is_null(array).to_numpy(zero_copy_only=False))[0])
+        raise DataError("missing value", file=file, row=row, column=column)
+
+
+def _text(array) -> np.ndarray:
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _is_integer(text) -> bool:
+    try:
+        int(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _parse_float(text: np.ndarray) -> np.ndarray:
+    return text.astype(np.float64)
+
+
+def _parse_int(text: np.ndarray) -> np.ndarray:
+    return text.astype(np.int64)
+
+
+def _parse_iso_ms(text: np.ndarray) -> np.ndarray:
+    strings = pa.array(text, pa.string())
+    try:
+        times = pc.cast(strings, pa.timestamp("ns"))
+    except pa.ArrowInvalid:  # text with a zone offset ("Z", "+07:00") only casts to a zoned type
+        times = pc.cast(strings, pa.timestamp("ns", tz="UTC"))
+    return np.asarray(times.cast(pa.int64()).to_numpy(), np.int64) // 1_000_000
+
+
+def _convert(text: np.ndarray, parse: Callable[[np.ndarray], np.ndarray], *, file: str, column: str,
+             what: str) -> np.ndarray:
+    try:
+        return parse(text)
+    except _PARSE_ERRORS:
+        row = _first_failure(text, parse)
+        raise DataError(f"cannot parse {text[row]!r} as {what}", file=file, row=row, column=column) from None
+
+
+def _first_failure(values: np.ndarray, parse: Callable[[np.ndarray], np.ndarray]) -> int:
+    """Index of the first value ``parse`` rejects: bisection, O(n) work in total."""
+    lo, hi = 0, len(values)  # values[:lo] parse; values[lo:hi] hold a failure
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            parse(values[lo:mid])
+            lo = mid
+        except _PARSE_ERRORS:
+            hi = mid
+    return lo

@@ -1,0 +1,132 @@
+"""Checks a table before use; every failure is a DataError naming file, row and column.
+
+Every check is vectorised: a boolean mask over rows, then ``np.flatnonzero`` for the first
+offending row. Messages never quote other row numbers, so callers may remap ``row``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from hftjax.data.table import (BOOK_COLUMN, MINUTE_MS, OHLCV, PRICE_COLUMNS, Table, book_columns,
+                               take, utc)
+from hftjax.errors import DataError
+
+BAR_COLUMNS = ("timestamp", *OHLCV)
+
+
+def validate(table: Table, *, file: str, interval_ms: int = MINUTE_MS) -> Table:
+    """The bar table (int64 timestamps, float64 values) with identical duplicate rows dropped,
+    with a warning; raises a DataError for anything else that is wrong."""
+    table = _checked_columns(table, BAR_COLUMNS, file)
+    return take(table, valid_rows(table, file=file, interval_ms=interval_ms))
+
+
+def valid_rows(table: Table, *, file: str, interval_ms: int = MINUTE_MS) -> np.ndarray:
+    """Indices of the rows ``validate`` keeps."""
+    table = _checked_columns(table, BAR_COLUMNS, file)
+    _check_finite(table, file)
+    _check_order(table["timestamp"], file)
+    duplicates = _duplicates(table, file)
+    _check_grid(table["timestamp"], interval_ms, file)
+    _check_values(table, file)
+    _first(table["high"] < table["low"], "high below low", table["high"], file=file, column="high")
+    if duplicates.size:
+        warnings.warn(f"{file}: dropped {duplicates.size} duplicate row(s) identical to the row before",
+                      stacklevel=3)
+    return np.delete(np.arange(len(table["timestamp"])), duplicates)
+
+
+def validate_book(book: Table, *, file: str) -> Table:
+    """A book table (timestamp and book levels only): columns, finite values, time order, prices
+    and sizes; snapshots may share a timestamp (the last one is the one that counts)."""
+    book = _checked_columns(book, ("timestamp",), file)
+    if not any(BOOK_COLUMN.fullmatch(c) for c in book):
+        raise DataError("no book columns", file=file, column="bid1_price")
+    _check_finite(book, file)
+    _check_order(book["timestamp"], file)
+    _check_values(book, file)
+    return book
+
+
+def _checked_columns(table: Table, required: tuple[str, ...], file: str) -> Table:
+    """Required columns and complete book levels present; returns int64/float64 columns."""
+    for column in required:
+        if column not in table:
+            raise DataError("missing column", file=file, column=column)
+    levels = max((int(m.group(2)) for m in map(BOOK_COLUMN.fullmatch, table) if m), default=0)
+    for column in book_columns(levels):
+        if column not in table:
+            raise DataError(f"incomplete book level {BOOK_COLUMN.fullmatch(column).group(2)}",
+                            file=file, column=column)
+    if not np.issubdtype(np.asarray(table["timestamp"]).dtype, np.integer):
+        raise DataError("timestamps must be integer milliseconds", file=file, column="timestamp")
+    return {k: np.asarray(v, np.int64 if k == "timestamp" else np.float64) for k, v in table.items()}
+
+
+def _check_finite(table: Table, file: str) -> None:
+    for column, values in table.items():
+        bad = ~np.isfinite(values)
+        if bad.all() and values.size:
+            raise DataError(f"no data: all {values.size} values are NaN or null", file=file, row=0,
+                            column=column)
+        _first(bad, "not a finite number", values, file=file, column=column)
+
+
+def _check_order(timestamp: np.ndarray, file: str) -> None:
+    back = np.flatnonzero(timestamp[1:] < timestamp[:-1]) + 1
+    if back.size:
+        row = int(back[0])
+        raise DataError(f"timestamp {utc(timestamp[row])} is earlier than the one before "
+                        f"({utc(timestamp[row - 1])})", file=file, row=row, column="timestamp")
+
+
+def _duplicates(table: Table, file: str) -> np.ndarray:
+    """Rows repeating the timestamp of the row before (time order already checked); raises if
+    any differs from that row in another column."""
+    timestamp = table["timestamp"]
+    later = np.flatnonzero(timestamp[1:] == timestamp[:-1]) + 1
+    columns = [c for c in table if c != "timestamp"]
+    if not later.size or not columns:
+        return later
+    differs = np.stack([table[c][later] != table[c][later - 1] for c in columns])  # (column, dup)
+    conflict = np.flatnonzero(differs.any(axis=0))
+    if conflict.size:
+        dup = conflict[0]
+        column = columns[int(np.flatnonzero(differs[:, dup])[0])]
+        row = int(later[dup])
+        raise DataError(f"duplicate timestamp {utc(timestamp[row])} with a different value "
+                        f"({table[column][row]} vs {table[column][row - 1]})",
+                        file=file, row=row, column=column)
+    return later
+
+
+def _check_grid(timestamp: np.ndarray, interval_ms: int, file: str) -> None:
+    if timestamp.size:
+        _first((timestamp - timestamp[0]) % interval_ms != 0,
+               f"timestamp off the {interval_ms} ms grid started by the first row",
+               timestamp, file=file, column="timestamp", show=utc)
+
+
+def _check_values(table: Table, file: str) -> None:
+    """Prices positive, sizes and volume non-negative, best bid not above best ask."""
+    for column, values in table.items():
+        match = BOOK_COLUMN.fullmatch(column)
+        if column in PRICE_COLUMNS or (match and match.group(3) == "price"):
+            _first(values <= 0, "non-positive price", values, file=file, column=column)
+        elif column == "volume" or match:
+            _first(values < 0, "negative value", values, file=file, column=column)
+    if "bid1_price" in table:
+        _first(table["bid1_price"] > table["ask1_price"], "crossed book: bid above ask",
+               table["bid1_price"], file=file, column="bid1_price")
+
+
+def _first(mask: np.ndarray, message: str, values: np.ndarray, *, file: str, column: str,
+           show=str) -> None:
+    """Raise for the first row where ``mask`` holds, quoting its value."""
+    bad = np.flatnonzero(mask)
+    if bad.size:
+        row = int(bad[0])
+        raise DataError(f"{message} ({show(values[row])})", file=file, row=row, column=column)
