@@ -1,0 +1,12 @@
+"""A seeded synthetic 1-minute crypto market with a 5-level book: the project's embedded default data.
+
+Bull/flat/bear crossed with calm/volatile regimes switch over days; returns are fat-tailed with
+clustered volatility; OHLC, volume and the book follow. See ``docs/synthetic_calibration.md``.
+"""
+
+from hftjax.synth.book import LEVELS
+from hftjax.synth.market import SynthMarket, generate
+from hftjax.synth.params import SynthParams
+from hftjax.synth.regimes import TREND_NAMES, VOL_NAMES
+
+__all__ = ["LEVELS", "SynthMarket", "SynthParams", "TREND_NAMES", "VOL_NAMES", "generate"]
