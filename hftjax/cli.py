@@ -1,10 +1,12 @@
-"""``hftjax`` command line: ``synth`` and ``prepare``."""
+"""``hftjax`` command line: ``synth``, ``prepare`` and ``bench``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import runpy
 import sys
+from pathlib import Path
 
 from hftjax.errors import ConfigError, DataError
 
@@ -35,6 +37,19 @@ def _prepare(args: argparse.Namespace) -> None:
         print(f"  {name:<6} {s['rows']:>9,} rows  {s['chunks']:>4} chunks  labels: {counts}")
 
 
+BENCHMARKS = {"env": "env_throughput", "synth": "synth_throughput"}
+
+
+def _bench(args: argparse.Namespace) -> None:
+    """Run ``benchmarks/<name>.py`` of the source checkout, passing the remaining arguments."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / f"{BENCHMARKS[args.name]}.py").exists():
+        raise ConfigError("bench", f"benchmarks/ not found next to {root / 'hftjax'}: run from a source checkout")
+    sys.path.insert(0, str(root))
+    sys.argv = [f"hftjax bench {args.name}", *args.args]
+    runpy.run_module(f"benchmarks.{BENCHMARKS[args.name]}", run_name="__main__")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hftjax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-ffill", type=int, default=0, metavar="MINUTES",
                    help="forward-fill gaps of at most this many missing bars (default 0)")
     p.set_defaults(run=_prepare)
+
+    p = sub.add_parser("bench", help="run a benchmark (writes JSON and benchmarks/RESULTS.md)")
+    p.add_argument("name", choices=sorted(BENCHMARKS))
+    p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark script (e.g. --quick)")
+    p.set_defaults(run=_bench)
     return parser
 
 

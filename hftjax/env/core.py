@@ -47,26 +47,42 @@ def accounts(state: EnvState) -> dict[str, jax.Array]:
             "return_rate": return_rate(state.balance, required)}
 
 
-def reset_to(episode: jax.Array, start_action: jax.Array, params: EnvParams) -> tuple[Observation, EnvState]:
-    """Start episode number ``episode`` holding level ``start_action``."""
+def start_state(episode: jax.Array, start_action: jax.Array, params: EnvParams) -> EnvState:
+    """State at the first row of episode number ``episode``, holding level ``start_action``."""
     first = params.episode_starts[episode]
     start_action = jnp.asarray(start_action, jnp.int32)
     booked = -position(start_action, params.levels, params.max_holding) * params.market.close[first]
-    state = EnvState(row=first, last_row=first + params.episode_len - 1, prev_action=start_action,
-                     cash=booked, min_cash=jnp.minimum(booked, 0.0), balance=jnp.zeros_like(booked))
+    return EnvState(row=first, last_row=first + params.episode_len - 1, prev_action=start_action,
+                    cash=booked, min_cash=jnp.minimum(booked, 0.0), balance=jnp.zeros_like(booked))
+
+
+def random_start_state(key: jax.Array, params: EnvParams) -> EnvState:
+    """A uniformly drawn episode, from a random or the fixed start level.
+
+    Both draws come from one 32-bit word, as the digits of a mixed-radix number (auto-reset
+    evaluates this every step, so one hash instead of three matters); the pair is uniform up to a
+    bias below episodes * levels / 2**32.
+    """
+    bits = jax.random.bits(key, (), jnp.uint32)
+    levels = params.levels.astype(jnp.uint32)
+    random_action = (bits % levels).astype(jnp.int32)
+    episode = (bits // levels % params.num_episodes.astype(jnp.uint32)).astype(jnp.int32)
+    return start_state(episode, jnp.where(params.random_start, random_action, params.start_action), params)
+
+
+def reset_to(episode: jax.Array, start_action: jax.Array, params: EnvParams) -> tuple[Observation, EnvState]:
+    """Start episode number ``episode`` holding level ``start_action``."""
+    state = start_state(episode, start_action, params)
     return observe(state, params), state
 
 
 def reset(key: jax.Array, params: EnvParams) -> tuple[Observation, EnvState]:
-    """A uniformly drawn episode, from a random or the fixed start level."""
-    k_episode, k_action = jax.random.split(key)
-    episode = jax.random.randint(k_episode, (), 0, params.num_episodes)
-    random_action = jax.random.randint(k_action, (), 0, params.levels)
-    return reset_to(episode, jnp.where(params.random_start, random_action, params.start_action), params)
+    state = random_start_state(key, params)
+    return observe(state, params), state
 
 
-def step_no_reset(state: EnvState, action: jax.Array, params: EnvParams):
-    """One step without auto-reset: (obs, state, reward, terminated, info)."""
+def transition(state: EnvState, action: jax.Array, params: EnvParams):
+    """(next state, reward, terminated, accounting) of one step at row t."""
     m, t = params.market, state.row
     action = jnp.asarray(action, jnp.int32)
     reward, cash_flow = trade(position(state.prev_action, params.levels, params.max_holding),
@@ -75,18 +91,24 @@ def step_no_reset(state: EnvState, action: jax.Array, params: EnvParams):
     cash = state.cash + cash_flow
     state = EnvState(row=t + 1, last_row=state.last_row, prev_action=action, cash=cash,
                      min_cash=jnp.minimum(state.min_cash, cash), balance=state.balance + reward)
-    terminated = state.row >= state.last_row
-    return observe(state, params), state, reward, terminated, accounts(state)
+    return state, reward, state.row >= state.last_row, accounts(state)
+
+
+def step_no_reset(state: EnvState, action: jax.Array, params: EnvParams):
+    """One step without auto-reset: (obs, state, reward, terminated, info)."""
+    state, reward, terminated, info = transition(state, action, params)
+    return observe(state, params), state, reward, terminated, info
 
 
 def step(key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams):
     """(obs, state, reward, terminated, truncated, info), auto-resetting a finished episode.
 
     ``info`` holds the accounting of the episode so far (final once terminated) and
-    ``final_observation``, the observation before any reset.
+    ``final_observation``, the observation before any reset. The observation is gathered once,
+    from the state after the reset choice (XLA drops ``final_observation`` if it is unused).
     """
-    obs, state, reward, terminated, info = step_no_reset(state, action, params)
-    reset_obs, reset_state = reset(key, params)
-    pick = lambda new, old: jax.tree.map(lambda a, b: jnp.where(terminated, a, b), new, old)  # noqa: E731
-    info["final_observation"] = obs
-    return pick(reset_obs, obs), pick(reset_state, state), reward, terminated, jnp.zeros_like(terminated), info
+    after, reward, terminated, info = transition(state, action, params)
+    fresh = random_start_state(key, params)
+    state = jax.tree.map(lambda a, b: jnp.where(terminated, a, b), fresh, after)
+    info["final_observation"] = observe(after, params)
+    return observe(state, params), state, reward, terminated, jnp.zeros_like(terminated), info
