@@ -1,0 +1,41 @@
+"""Orbax checkpoints of a population: params, target params, optimizer state, replay, RNG, epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import orbax.checkpoint as ocp
+
+
+def _to_disk(state):
+    return state.replace(key=jax.random.key_data(state.key))  # typed keys -> raw uint32
+
+
+def _from_disk(state):
+    return state.replace(key=jax.random.wrap_key_data(state.key))
+
+
+class Checkpoints:
+    """Per-epoch checkpoints in ``RUN_DIR/checkpoints/<epoch>`` (the newest ``keep`` are kept)."""
+
+    def __init__(self, directory: str | Path, keep: int = 2):
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+        self.manager = ocp.CheckpointManager(Path(directory).resolve(), options=options)
+
+    def latest_epoch(self) -> int | None:
+        return self.manager.latest_step()
+
+    def save(self, epoch: int, state, meta: dict) -> None:
+        self.manager.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(_to_disk(state)),
+                                                         meta=ocp.args.JsonSave(meta)))
+        self.manager.wait_until_finished()
+
+    def restore(self, epoch: int, like) -> tuple[object, dict]:
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_disk(like))
+        out = self.manager.restore(epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
+                                                                  meta=ocp.args.JsonRestore()))
+        return _from_disk(out.state), out.meta
+
+    def close(self) -> None:
+        self.manager.close()

@@ -1,0 +1,90 @@
+"""Double DQN with the KL-to-teacher term, on transitions stored as market row indices.
+
+A transition is (row t, previous action, action, reward, done): states are gathered from the
+device-resident market when sampled (s = row t, s' = row t + 1), so the replay buffer holds a
+few bytes per step instead of two copies of every feature vector.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from hftjax.env.market import MarketData
+
+
+@struct.dataclass
+class Transition:
+    row: jax.Array          # () int32 market row t of the state
+    prev_action: jax.Array  # () int32 level held coming into t
+    action: jax.Array       # () int32
+    reward: jax.Array       # () float32
+    done: jax.Array         # () bool
+
+
+@struct.dataclass
+class HParams:
+    """Per-member hyper-parameters: leaves, so one compile covers a sweep."""
+    lr: jax.Array
+    gamma: jax.Array
+    tau: jax.Array
+    alpha: jax.Array
+    epsilon_start: jax.Array
+    epsilon_end: jax.Array
+    epsilon_decay_epochs: jax.Array
+
+
+def make_optimizer(grad_clip: float) -> optax.GradientTransformation:
+    """Global-norm clipping, then Adam whose learning rate lives in the optimizer state."""
+    return optax.chain(optax.clip_by_global_norm(grad_clip),
+                       optax.inject_hyperparams(optax.adam)(learning_rate=1e-4))
+
+
+def set_learning_rate(opt_state, lr):
+    adam = opt_state[1]
+    return (opt_state[0], adam._replace(hyperparams={**adam.hyperparams, "learning_rate": lr}))
+
+
+def epsilon(hp: HParams, epoch) -> jax.Array:
+    """Linear per-epoch decay from epsilon_start to epsilon_end over epsilon_decay_epochs."""
+    frac = jnp.clip(epoch / jnp.maximum(hp.epsilon_decay_epochs, 1e-9), 0.0, 1.0)
+    return hp.epsilon_start + (hp.epsilon_end - hp.epsilon_start) * frac
+
+
+def q_values(net, params, market: MarketData, rows, prev_action):
+    return net.apply(params, market.single[rows], market.trend[rows], prev_action)
+
+
+def act(net, params, market: MarketData, key, rows, prev_action, eps, levels: int):
+    """Epsilon-greedy actions for a batch of states."""
+    greedy = jnp.argmax(q_values(net, params, market, rows, prev_action), axis=-1)
+    k_explore, k_action = jax.random.split(key)
+    explore = jax.random.uniform(k_explore, rows.shape) < eps
+    return jnp.where(explore, jax.random.randint(k_action, rows.shape, 0, levels), greedy).astype(jnp.int32)
+
+
+def loss_fn(params, target_params, net, market: MarketData, batch: Transition, hp: HParams):
+    q = q_values(net, params, market, batch.row, batch.prev_action)
+    q_taken = jnp.take_along_axis(q, batch.action[:, None], axis=-1)[:, 0]
+    next_rows = batch.row + 1
+    best_next = jnp.argmax(q_values(net, params, market, next_rows, batch.action), axis=-1)
+    q_next = q_values(net, target_params, market, next_rows, batch.action)
+    q_next = jnp.take_along_axis(q_next, best_next[:, None], axis=-1)[:, 0]
+    target = jax.lax.stop_gradient(batch.reward + hp.gamma * (1.0 - batch.done) * q_next)
+    td = jnp.mean((q_taken - target) ** 2)
+    demo = market.teacher[batch.row, batch.prev_action]
+    demo_prob = jax.nn.softmax(demo)
+    # KL(softmax(demo) || softmax(Q)), averaged over the batch (torch's kl_div "batchmean")
+    kl = jnp.mean(jnp.sum(demo_prob * (jax.nn.log_softmax(demo) - jax.nn.log_softmax(q)), axis=-1))
+    return td + hp.alpha * kl, {"td": td, "kl": kl}
+
+
+def update(net, optimizer, params, target_params, opt_state, market, batch, hp: HParams):
+    """One gradient step, then the soft target update."""
+    (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, target_params, net, market, batch, hp)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    params = optax.apply_updates(params, updates)
+    target_params = optax.incremental_update(params, target_params, hp.tau)
+    return params, target_params, opt_state, {"loss": loss, **parts}

@@ -1,0 +1,107 @@
+"""``train-subagents``: the host loop over epochs around the jitted, vmapped population epoch.
+
+Per epoch: train (one jit call for every member), validate, keep the best epoch, log one JSON
+line per member (and TensorBoard scalars when tensorboardX is installed), checkpoint. A rerun
+with the same RUN_DIR resumes from the newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from hftjax.env.dataset import load_split
+from hftjax.io import write_json
+from hftjax.subagent.checkpoint import Checkpoints
+from hftjax.subagent.config import SubAgentConfig
+from hftjax.subagent.epoch import train_epoch
+from hftjax.subagent.population import build_population, init_member, member_keys
+from hftjax.subagent.validation import keep_best, validate
+
+
+class SubAgentTrainer:
+    """Markets, population spec and the compiled epoch/validation functions of one run."""
+
+    def __init__(self, cfg: SubAgentConfig, data_dir: str | Path):
+        load = functools.partial(load_split, data_dir, max_holding=cfg.max_holding, levels=cfg.levels,
+                                 teacher_fee=cfg.teacher_fee)
+        self.train_market, train_labels = load("train")
+        self.valid_market, valid_labels = load("valid")
+        self.setup, self.spec, self.members = build_population(cfg, train_labels, valid_labels)
+        self._init = jax.jit(jax.vmap(functools.partial(init_member, self.setup), (0, 0, None)))
+        self._epoch = jax.jit(jax.vmap(functools.partial(train_epoch, self.setup), (0, 0, None)))
+        self._validate = jax.jit(jax.vmap(self._validate_one, (0, 0, None)))
+
+    def _validate_one(self, state, spec, market):
+        score = validate(self.setup, state, spec, market)
+        return keep_best(state, score), score
+
+    def init(self):
+        return self._init(member_keys(self.members), self.spec.hp, self.train_market)
+
+    def epoch(self, state):
+        """Train every member one epoch, then validate and keep each member's best params."""
+        state, metrics = self._epoch(state, self.spec, self.train_market)
+        state, score = self._validate(state, self.spec, self.valid_market)
+        return state, {**metrics, "valid_return_rate": score}
+
+
+def _log_lines(members, epoch, metrics, state) -> list[dict]:
+    metrics = jax.tree.map(np.asarray, metrics)
+    return [{"epoch": epoch, "agent": m["agent"], "seed": m["seed"],
+             **{k: float(v[i]) for k, v in metrics.items()},
+             "best_epoch": int(state.best_epoch[i]), "best_valid_return_rate": float(state.best_score[i])}
+            for i, m in enumerate(members)]
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))
+
+
+def train_subagents(cfg: SubAgentConfig, data_dir: str | Path, run_dir: str | Path, *,
+                    stop_after: int | None = None, progress: bool = True) -> tuple[object, SubAgentTrainer]:
+    """Train (or resume) the population; ``stop_after`` ends after that many epochs in total
+    (used to test resuming). Returns the final population state and the trainer."""
+    run_dir = Path(run_dir)
+    trainer = SubAgentTrainer(cfg, data_dir)
+    checkpoints = Checkpoints(run_dir / "checkpoints")
+    state, start = trainer.init(), 0
+    if checkpoints.latest_epoch() is not None:
+        state, meta = checkpoints.restore(checkpoints.latest_epoch(), state)
+        if meta["config"] != json.loads(json.dumps(cfg.to_json())):
+            raise ValueError(f"{run_dir} holds a run with another configuration; use a new --out")
+        start = meta["epoch"]
+    write_json({"config": cfg.to_json(), "members": trainer.members, "data_dir": str(data_dir)},
+               run_dir / "subagents.json")
+    log_path, writer = run_dir / "subagents_log.jsonl", _tensorboard(run_dir)
+    kept = [line for line in (log_path.read_text().splitlines() if log_path.exists() else [])
+            if json.loads(line)["epoch"] < start]
+    log_path.write_text("".join(line + "\n" for line in kept))
+    end = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    epochs = range(start, end)
+    if progress:
+        from tqdm.auto import tqdm
+        epochs = tqdm(epochs, initial=start, total=cfg.epochs, desc="sub-agents", unit="epoch")
+    for epoch in epochs:
+        state, metrics = trainer.epoch(state)
+        lines = _log_lines(trainer.members, epoch, metrics, state)
+        with open(log_path, "a") as f:
+            f.writelines(json.dumps(line) + "\n" for line in lines)
+        if writer is not None:
+            for i, line in enumerate(lines):
+                for k in ("valid_return_rate", "train_reward", "loss", "td", "kl"):
+                    writer.add_scalar(f"{line['agent']}_seed{line['seed']}_{i}/{k}", line[k], epoch)
+        if progress:
+            scores = np.asarray(metrics["valid_return_rate"])
+            epochs.set_postfix(valid_return=f"{np.nanmean(scores):.4f}", loss=f"{float(np.mean(metrics['loss'])):.3g}")
+        checkpoints.save(epoch + 1, state, {"epoch": epoch + 1, "config": cfg.to_json()})
+    checkpoints.close()
+    return state, trainer

@@ -1,0 +1,46 @@
+"""Greedy validation on every same-label validation chunk x both start positions, vmapped."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from hftjax.env.core import accounts, start_state, transition
+from hftjax.env.market import MarketData
+from hftjax.subagent.epoch import env_params
+from hftjax.subagent.learner import q_values
+from hftjax.subagent.population import MemberSpec, MemberState, Setup
+
+
+def greedy_return_rates(setup: Setup, params, starts, count, market: MarketData):
+    """(2V,) return rates of the greedy policy on each chunk from start level 0 and from K-1,
+    and the (2V,) mask of real (unpadded) episodes."""
+    c = setup.cfg
+    env = env_params(setup, market, starts, count)
+    index = jnp.tile(jnp.arange(starts.shape[0]), 2)
+    start_action = jnp.repeat(jnp.array([0, c.levels - 1], jnp.int32), starts.shape[0])
+    states = jax.vmap(start_state, (0, 0, None))(index, start_action, env)
+
+    def one_step(states, _):
+        actions = jnp.argmax(q_values(setup.net, params, market, states.row, states.prev_action), axis=-1)
+        states, _, _, _ = jax.vmap(transition, (0, 0, None))(states, actions.astype(jnp.int32), env)
+        return states, None
+
+    states, _ = jax.lax.scan(one_step, states, None, length=setup.chunk_len - 1)
+    return jax.vmap(accounts)(states)["return_rate"], index < count
+
+
+def validate(setup: Setup, state: MemberState, spec: MemberSpec, market: MarketData):
+    """Mean validation return rate (NaN when the label has no validation chunk)."""
+    rates, mask = greedy_return_rates(setup, state.params, spec.valid_starts, spec.num_valid, market)
+    return jnp.sum(rates * mask) / jnp.sum(mask)
+
+
+def keep_best(state: MemberState, score) -> MemberState:
+    """Keep these params if they beat every earlier epoch. With no validation chunk (NaN
+    score) the latest epoch is kept."""
+    better = (score > state.best_score) | jnp.isnan(score)
+    pick = lambda new, old: jax.tree.map(lambda a, b: jnp.where(better, a, b), new, old)  # noqa: E731
+    return state.replace(best_params=pick(state.params, state.best_params),
+                         best_score=jnp.where(better, score, state.best_score),
+                         best_epoch=jnp.where(better, state.epoch - 1, state.best_epoch))
