@@ -37,6 +37,18 @@ def _prepare(args: argparse.Namespace) -> None:
         print(f"  {name:<6} {s['rows']:>9,} rows  {s['chunks']:>4} chunks  labels: {counts}")
 
 
+def _train_subagents(args: argparse.Namespace) -> None:
+    from hftjax.subagent.config import load_config
+    from hftjax.subagent.run import train_subagents
+
+    cfg = load_config(args.config, args.overrides, **({"mode": args.mode} if args.mode else {}))
+    state, trainer = train_subagents(cfg, args.data_dir, args.out, progress=not args.quiet)
+    for i, m in enumerate(trainer.members):
+        print(f"  {m['agent']:<8} seed {m['seed']}: best epoch {int(state.best_epoch[i])}, "
+              f"validation return rate {float(state.best_score[i]):+.4f}")
+    print(f"run directory: {args.out} (subagents_log.jsonl, checkpoints/)")
+
+
 BENCHMARKS = {"env": "env_throughput", "synth": "synth_throughput"}
 
 
@@ -73,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="forward-fill gaps of at most this many missing bars (default 0)")
     p.set_defaults(run=_prepare)
 
+    p = sub.add_parser("train-subagents", help="train the six sub-agents (and seeds/sweeps) on a prepared dataset")
+    p.add_argument("data_dir", help="output directory of hftjax prepare")
+    p.add_argument("--out", required=True, help="run directory (rerun to resume from its checkpoints)")
+    p.add_argument("--config", help="JSON or TOML file of SubAgentConfig options")
+    p.add_argument("--mode", choices=["faithful", "fast"], help="faithful: one episode at a time; fast: parallel episodes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. epochs=5 seeds=[0,1,2]")
+    p.set_defaults(run=_train_subagents)
+
     p = sub.add_parser("bench", help="run a benchmark (writes JSON and benchmarks/RESULTS.md)")
     p.add_argument("name", choices=sorted(BENCHMARKS))
     p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark script (e.g. --quick)")
@@ -81,7 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not (hasattr(args, "overrides") and all("=" in x and not x.startswith("-") for x in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # key=value overrides may come after options
+        args.overrides = [*args.overrides, *extra]
     try:
         args.run(args)
     except (DataError, ConfigError) as err:

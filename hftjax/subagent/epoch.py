@@ -63,21 +63,28 @@ def train_epoch(setup: Setup, state: MemberState, spec: MemberSpec, market: Mark
             actions = act(net, params, market, k_act, envs.row, envs.prev_action, eps, c.levels)
             after, reward, done, _ = jax.vmap(transition, (0, 0, None))(envs, actions, params_env)
             replay = replay_add(replay, Transition(envs.row, envs.prev_action, actions, reward, done), active)
-            return (after, replay, key), jnp.sum(reward * active)
+            return (after, replay, key), (jnp.sum(reward * active), active.sum())
         return one_step
 
     def iteration(carry, it):
         envs, replay, params, target, opt_state, key = carry
-        (envs, replay, key), rewards = jax.lax.scan(
+        (envs, replay, key), (rewards, collected) = jax.lax.scan(
             collect(params), (envs, replay, key), it * c.steps_per_iteration + jnp.arange(c.steps_per_iteration))
         key, k_updates = jax.random.split(key)
+        # updates in proportion to the transitions collected, so a part-filled iteration (the
+        # last round of an epoch) keeps the replay ratio
+        n_updates = -(-c.updates_per_iteration * collected.sum() // (c.num_envs * c.steps_per_iteration))
 
         def learn(x):
-            def one_update(carry, k):
-                p, tp, os = carry
-                p, tp, os, metrics = update(net, optimizer, p, tp, os, market, replay_sample(replay, k, c.batch_size), spec.hp)
-                return (p, tp, os), metrics
-            carry, metrics = jax.lax.scan(one_update, x, jax.random.split(k_updates, c.updates_per_iteration))
+            def one_update(carry, inputs):
+                j, k = inputs
+                new_p, new_tp, new_os, metrics = update(net, optimizer, *carry, market,
+                                                        replay_sample(replay, k, c.batch_size), spec.hp)
+                keep = j < n_updates
+                carry = jax.tree.map(lambda a, b: jnp.where(keep, a, b), (new_p, new_tp, new_os), carry)
+                return carry, jax.tree.map(lambda m: m * keep, metrics)
+            inputs = (jnp.arange(c.updates_per_iteration), jax.random.split(k_updates, c.updates_per_iteration))
+            carry, metrics = jax.lax.scan(one_update, x, inputs)
             return carry, jax.tree.map(jnp.sum, metrics)
 
         def skip(x):
@@ -86,7 +93,7 @@ def train_epoch(setup: Setup, state: MemberState, spec: MemberSpec, market: Mark
 
         ready = (replay.count > c.learning_starts) & (it * c.steps_per_iteration < member_steps)
         (params, target, opt_state), metrics = jax.lax.cond(ready, learn, skip, (params, target, opt_state))
-        metrics["updates"] = ready * c.updates_per_iteration
+        metrics["updates"] = ready * n_updates
         return (envs, replay, params, target, opt_state, key), {"reward": rewards.sum(), **metrics}
 
     envs = jax.vmap(start_state, (0, 0, None))(jnp.zeros_like(slots), jnp.zeros_like(slots), params_env)

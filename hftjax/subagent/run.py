@@ -32,22 +32,34 @@ class SubAgentTrainer:
         self.train_market, train_labels = load("train")
         self.valid_market, valid_labels = load("valid")
         self.setup, self.spec, self.members = build_population(cfg, train_labels, valid_labels)
-        self._init = jax.jit(jax.vmap(functools.partial(init_member, self.setup), (0, 0, None)))
-        self._epoch = jax.jit(jax.vmap(functools.partial(train_epoch, self.setup), (0, 0, None)))
-        self._validate = jax.jit(jax.vmap(self._validate_one, (0, 0, None)))
-
-    def _validate_one(self, state, spec, market):
-        score = validate(self.setup, state, spec, market)
-        return keep_best(state, score), score
 
     def init(self):
-        return self._init(member_keys(self.members), self.spec.hp, self.train_market)
+        return population_init(self.setup, member_keys(self.members), self.spec.hp, self.train_market)
 
     def epoch(self, state):
         """Train every member one epoch, then validate and keep each member's best params."""
-        state, metrics = self._epoch(state, self.spec, self.train_market)
-        state, score = self._validate(state, self.spec, self.valid_market)
+        state, metrics = population_epoch(self.setup, state, self.spec, self.train_market)
+        state, score = population_validate(self.setup, state, self.spec, self.valid_market)
         return state, {**metrics, "valid_return_rate": score}
+
+
+# Module-level with the (hashable) Setup static: trainers of the same shape share one compile.
+@functools.partial(jax.jit, static_argnums=0)
+def population_init(setup, keys, hp, market):
+    return jax.vmap(functools.partial(init_member, setup), (0, 0, None))(keys, hp, market)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def population_epoch(setup, state, spec, market):
+    return jax.vmap(functools.partial(train_epoch, setup), (0, 0, None))(state, spec, market)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def population_validate(setup, state, spec, market):
+    def one(state, spec):
+        score = validate(setup, state, spec, market)
+        return keep_best(state, score), score
+    return jax.vmap(one)(state, spec)
 
 
 def _log_lines(members, epoch, metrics, state) -> list[dict]:

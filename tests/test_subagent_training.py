@@ -1,0 +1,141 @@
+"""Sub-agent training: determinism, resume, best-epoch selection, fast mode, CLI, and a probe
+environment whose optimal Q is known in closed form."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hftjax.cli import main
+from hftjax.env import episode_teacher, market_from_arrays
+from hftjax.subagent.config import load_config
+from hftjax.subagent.epoch import train_epoch
+from hftjax.subagent.population import build_population, init_member, member_keys
+from hftjax.subagent.run import population_validate, train_subagents
+
+SMALL = ["epochs=2", "hidden=16", "batch_size=64", "buffer_size=6000", "learning_starts=100",
+         'agents=["slope_1","vol_3"]', "seeds=[0]"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("subagent")
+    assert main(["synth", "--rows", "16000", "--seed", "3", "--out", str(root / "m.parquet")]) == 0
+    assert main(["prepare", str(root / "m.parquet"), "--out", str(root / "data"), "--chunk-len", "240"]) == 0
+    return root / "data"
+
+
+@pytest.fixture(scope="module")
+def reference_run(data_dir, tmp_path_factory):
+    run = tmp_path_factory.mktemp("run") / "a"
+    state, trainer = train_subagents(load_config(overrides=SMALL), data_dir, run, progress=False)
+    return run, state, trainer
+
+
+def leaves_equal(a, b):
+    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_same_seed_same_params(data_dir, reference_run, tmp_path):
+    _, state, _ = reference_run
+    again, _ = train_subagents(load_config(overrides=SMALL), data_dir, tmp_path / "b", progress=False)
+    assert leaves_equal(state.params, again.params) and leaves_equal(state.best_params, again.best_params)
+    other, _ = train_subagents(load_config(overrides=SMALL[:-1] + ["seeds=[1]"]), data_dir, tmp_path / "c",
+                               progress=False)
+    assert not leaves_equal(state.params, other.params)
+
+
+def test_resume_equals_uninterrupted(data_dir, reference_run, tmp_path):
+    _, state, _ = reference_run
+    cfg = load_config(overrides=SMALL)
+    half, _ = train_subagents(cfg, data_dir, tmp_path / "r", stop_after=1, progress=False)
+    assert int(half.epoch[0]) == 1
+    resumed, _ = train_subagents(cfg, data_dir, tmp_path / "r", progress=False)  # picks up at epoch 1
+    assert int(resumed.epoch[0]) == 2
+    for field in ("params", "target_params", "opt_state", "best_params", "best_score", "replay"):
+        assert leaves_equal(getattr(state, field), getattr(resumed, field)), field
+    lines = [json.loads(x) for x in (tmp_path / "r" / "subagents_log.jsonl").read_text().splitlines()]
+    assert [x["epoch"] for x in lines] == [0, 0, 1, 1]
+    with pytest.raises(ValueError, match="another configuration"):
+        train_subagents(load_config(overrides=SMALL + ["lr=0.001"]), data_dir, tmp_path / "r", progress=False)
+
+
+def test_best_epoch_really_is_best(reference_run):
+    run, state, trainer = reference_run
+    lines = [json.loads(x) for x in (run / "subagents_log.jsonl").read_text().splitlines()]
+    for i, member in enumerate(trainer.members):
+        scores = [x["valid_return_rate"] for x in lines if x["agent"] == member["agent"]]
+        assert float(state.best_score[i]) == pytest.approx(max(scores))
+        assert int(state.best_epoch[i]) == int(np.argmax(scores))
+    # the kept params reproduce the kept score when validated again
+    rescored = state.replace(params=state.best_params, best_score=jnp.full_like(state.best_score, -jnp.inf))
+    _, score = population_validate(trainer.setup, rescored, trainer.spec, trainer.valid_market)
+    np.testing.assert_allclose(score, state.best_score, rtol=1e-6)
+
+
+def test_fast_mode_keeps_the_replay_ratio(data_dir, tmp_path):
+    assert load_config(mode="fast").batch_size == 512 * 16  # the update batch scales with the episodes
+    assert load_config(overrides=["num_envs=4"], mode="fast").batch_size == 512 * 4
+    cfg = load_config(overrides=SMALL + ["epochs=1", "num_envs=4", "batch_size=256"], mode="fast")
+    state, trainer = train_subagents(cfg, data_dir, tmp_path / "f", progress=False)
+    lines = [json.loads(x) for x in (tmp_path / "f" / "subagents_log.jsonl").read_text().splitlines()]
+    chunks = np.asarray(trainer.spec.num_train)
+    transitions = chunks * (trainer.setup.chunk_len - 1)
+    assert np.array_equal(np.asarray(state.replay.count), transitions)
+    for line, n in zip(lines, transitions):
+        assert line["updates"] == pytest.approx(n / (4 * 100) * 10, abs=10)  # 10 updates / 100 steps of 4 envs
+
+
+def test_cli_train_subagents(data_dir, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["train-subagents", str(data_dir), "--out", str(out), "--quiet", *SMALL, "epochs=1"]) == 0
+    assert "best epoch 0" in capsys.readouterr().out
+    meta = json.loads((out / "subagents.json").read_text())
+    assert [m["agent"] for m in meta["members"]] == ["slope_1", "vol_3"]
+    assert meta["members"][0]["alpha"] == 1.0 and meta["members"][1]["alpha"] == 1.0  # reference alphas
+    assert (out / "checkpoints" / "1").exists()
+    assert main(["train-subagents", str(data_dir), "--out", str(tmp_path / "bad"), "nonsense=1"]) == 2
+    assert "option 'nonsense'" in capsys.readouterr().err
+
+
+def probe_market(chunks=150, fee=0.01, seed=0):
+    """Two-step episodes whose observation reveals the whole future of the episode, so the
+    optimal Q is exactly the teacher with the trading fee: Q*(t, p, a) = r(t, p, a) + g max_b Q*(t+1, a, b)."""
+    rng = np.random.default_rng(seed)
+    rows = 3 * chunks
+    close = 100 + np.cumsum(rng.choice([-1.0, 1.0], rows) * rng.uniform(0.5, 1.5, rows))
+    change = np.append(np.diff(close), 0.0)
+    first = (np.arange(rows) % 3 == 0).astype(float)
+    single = np.column_stack([change, np.roll(change, -1) * first, first, close / 100 - 1])
+    teacher = episode_teacher(close, 3, fee=fee, max_holding=1.0, gamma=0.9)
+    return market_from_arrays(close, teacher, single, np.zeros((rows, 1)), np.zeros((rows, 1))), np.asarray(teacher)
+
+
+def test_probe_converges_to_closed_form_q():
+    market, q_star = probe_market()
+    chunks = market.num_rows // 3
+    labels = {"chunk_len": 3, "slope": {"chunks": {"1": list(range(chunks))}}}
+    cfg = load_config(overrides=["hidden=32", "batch_size=128", "buffer_size=4000", "learning_starts=200",
+                                 "steps_per_iteration=10", "updates_per_iteration=10", "lr=0.003",
+                                 "gamma=0.9", "alpha=0.0", "fee=0.01", "max_holding=1.0", "tau=0.05",
+                                 "epsilon_start=1.0", "epsilon_end=1.0", 'agents=["slope_1"]'])
+    setup, spec, members = build_population(cfg, labels, labels)
+    one = jax.tree.map(lambda x: x[0], spec)
+    state = jax.jit(lambda k: init_member(setup, k, one.hp, market))(member_keys(members)[0])
+    epoch = jax.jit(lambda s: train_epoch(setup, s, one, market))
+    for _ in range(25):
+        state, _ = epoch(state)
+    rows = np.flatnonzero(np.arange(market.num_rows) % 3 < 2)
+    errors, scale = [], np.abs(q_star[rows]).mean()
+    for p in (0, 1):
+        q = setup.net.apply(state.params, market.single[rows], market.trend[rows], jnp.full(len(rows), p))
+        errors.append(np.abs(np.asarray(q) - q_star[rows, p]))
+    error = np.mean(errors)
+    assert error < 0.1 * scale, (error, scale)
+    untrained = init_member(setup, jax.random.key(9), one.hp, market)
+    q0 = setup.net.apply(untrained.params, market.single[rows], market.trend[rows], jnp.zeros(len(rows), jnp.int32))
+    assert np.abs(np.asarray(q0) - q_star[rows, 0]).mean() > 3 * error  # learning did the work
