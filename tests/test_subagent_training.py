@@ -3,6 +3,7 @@ environment whose optimal Q is known in closed form."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import jax
@@ -139,3 +140,23 @@ def test_probe_converges_to_closed_form_q():
     untrained = init_member(setup, jax.random.key(9), one.hp, market)
     q0 = setup.net.apply(untrained.params, market.single[rows], market.trend[rows], jnp.zeros(len(rows), jnp.int32))
     assert np.abs(np.asarray(q0) - q_star[rows, 0]).mean() > 3 * error  # learning did the work
+
+
+def test_one_compile_covers_seeds_and_hyperparameters(data_dir):
+    import chex
+
+    from hftjax.subagent.run import SubAgentTrainer
+
+    @functools.partial(jax.jit, static_argnums=0)
+    @chex.assert_max_traces(n=1)
+    def member_epoch(setup, state, spec, market):
+        first = lambda tree: jax.tree.map(lambda x: x[0], tree)  # noqa: E731
+        return train_epoch(setup, first(state), first(spec), market)
+
+    trainers = [SubAgentTrainer(load_config(overrides=SMALL[:-1] + extra), data_dir)
+                for extra in (["seeds=[0]"], ["seeds=[7]", "lr=0.001", "gamma=0.9", "alpha=2.0"])]
+    assert trainers[0].setup == trainers[1].setup  # same compiled structure
+    assert float(trainers[1].spec.hp.lr[0]) == pytest.approx(0.001)
+    for t in trainers:
+        member_epoch(t.setup, t.init(), t.spec, t.train_market)
+    chex.clear_trace_counter()

@@ -84,7 +84,14 @@ def build_population(cfg: SubAgentConfig, train_labels: dict, valid_labels: dict
     hp = HParams(**{k: jnp.asarray([m[k] for m in members], jnp.float32) for k in HPARAMS})
     spec = MemberSpec(train_starts=jnp.asarray(train_starts), num_train=jnp.asarray(num_train),
                       valid_starts=jnp.asarray(valid_starts), num_valid=jnp.asarray(num_valid), hp=hp)
-    return Setup(cfg, train_labels["chunk_len"], max_train, max_valid), spec, members
+    return Setup(structural(cfg), train_labels["chunk_len"], max_train, max_valid), spec, members
+
+
+def structural(cfg: SubAgentConfig) -> SubAgentConfig:
+    """The config with everything that is not compiled in (hyper-parameters, seeds, agents,
+    epochs) set to fixed values, so that changing them reuses the compiled program."""
+    return dataclasses.replace(cfg, epochs=1, agents=AGENTS[:1], seeds=(0,), sweep=(), alpha=None,
+                               **{k: SubAgentConfig.__dataclass_fields__[k].default for k in HPARAMS if k != "alpha"})
 
 
 def member_keys(members: list[dict]) -> jax.Array:
