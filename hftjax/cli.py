@@ -49,7 +49,8 @@ def _train_subagents(args: argparse.Namespace) -> None:
     print(f"run directory: {args.out} (subagents_log.jsonl, checkpoints/)")
 
 
-BENCHMARKS = {"env": "env_throughput", "synth": "synth_throughput"}
+BENCHMARKS = {"env": "env_throughput", "synth": "synth_throughput", "train": "train_throughput",
+              "subagent-quality": "subagent_quality"}
 
 
 def _bench(args: argparse.Namespace) -> None:
