@@ -32,8 +32,8 @@ CHUNK = 4320
 def synthetic_market(rows: int, seed: int = 0):
     """A prepared-like synthetic market: lob features (warm-up dropped) and the chunk teacher."""
     table = generate(rows, seed).table
-    feats, warmup = compute_features(table, resolve_feature_set("lob", table))
     fs = resolve_feature_set("lob", table)
+    feats, warmup = compute_features(table, fs)
     close = table["close"][warmup:]
     single = np.column_stack([feats[c][warmup:] for c in fs.single])
     trend = np.column_stack([feats[c][warmup:] for c in fs.trend])
