@@ -7,7 +7,9 @@ names, so no pickled code is ever executed; each storage is the raw little-endia
 ``<top>/data/<key>``. Device tags (``cuda:0`` ...) are ignored: everything lands in numpy.
 
 ``subagent_params`` maps the torch parameter names of the reference sub-agent to the Flax
-tree of :class:`hftjax.subagent.network.SubAgentNet` (kernels transposed to (in, out)).
+tree of :class:`hftjax.subagent.network.SubAgentNet` (kernels transposed to (in, out));
+``hyperagent_params`` does the same for :class:`hftjax.hyper.network.HyperAgentNet`, and
+``load_reference_hyperagent`` reads the parity fixture's ``hyperagent/param/<torch name>`` arrays.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import numpy as np
 from hftjax.errors import ConfigError, DataError
 
 __all__ = ["read_torch_state_dict", "read_npz_export", "subagent_params", "load_reference_subagent",
-           "SUBAGENT_NAME_MAP", "STORAGE_DTYPES"]
+           "hyperagent_params", "load_reference_hyperagent", "SUBAGENT_NAME_MAP", "HYPERAGENT_NAME_MAP",
+           "HYPERAGENT_FIXTURE_PREFIX", "STORAGE_DTYPES"]
 
 
 def _bfloat16():
@@ -214,6 +217,52 @@ SUBAGENT_NAME_MAP = {
 _IGNORED = ("max_punish",)
 
 
+def _check_names(state_dict: dict, expected: set, what: str, source, ignored=_IGNORED) -> dict[str, np.ndarray]:
+    """The expected arrays of ``state_dict`` as numpy; unexpected/missing names or a non-float dtype raise."""
+    unexpected = sorted(set(state_dict) - set(expected) - set(ignored))
+    if unexpected:
+        raise DataError(f"unexpected parameter(s) {unexpected} in the {what} state dict", file=source,
+                        column=unexpected[0])
+    missing = sorted(set(expected) - set(state_dict))
+    if missing:
+        raise DataError(f"missing parameter(s) {missing} in the {what} state dict", file=source, column=missing[0])
+    arrays = {name: np.asarray(state_dict[name]) for name in expected}
+    for name, array in arrays.items():
+        if not (np.issubdtype(array.dtype, np.floating) or array.dtype.name == "bfloat16"):
+            raise DataError(f"parameter {name!r} has dtype {array.dtype}, expected floating point",
+                            file=source, column=name)
+    return arrays
+
+
+def _matrix_dim(arrays: dict, name: str, axis: int, source) -> int:
+    array = arrays[name]
+    if array.ndim != 2:
+        raise DataError(f"parameter {name!r} has shape {array.shape}, expected a 2-d matrix",
+                        file=source, column=name)
+    return array.shape[axis]
+
+
+def _check_shapes(arrays: dict, shapes: dict, source) -> None:
+    for name, shape in shapes.items():
+        if arrays[name].shape != shape:
+            raise DataError(f"parameter {name!r} has shape {arrays[name].shape}, expected {shape}",
+                            file=source, column=name)
+
+
+def _flax_tree(arrays: dict, name_map: dict) -> dict:
+    """``{"params": ...}`` with float32 leaves: the embedding plus one (kernel (in, out), bias) per layer."""
+    import jax.numpy as jnp
+
+    def f32(array):
+        return jnp.asarray(np.asarray(array, dtype=np.float32))
+
+    params: dict = {"embedding": f32(arrays["embedding.weight"])}
+    for torch_name, flax_name in name_map.items():
+        params[flax_name] = {"kernel": f32(arrays[f"{torch_name}.weight"].T),
+                             "bias": f32(arrays[f"{torch_name}.bias"])}
+    return {"params": params}
+
+
 def subagent_params(state_dict: dict, *, file=None, single_dim: int | None = None, trend_dim: int | None = None,
                     hidden: int | None = None, levels: int | None = None) -> dict:
     """Map a reference sub-agent state dict to ``{"params": ...}`` for ``SubAgentNet``.
@@ -222,35 +271,14 @@ def subagent_params(state_dict: dict, *, file=None, single_dim: int | None = Non
     fc1/fc2 weights, levels from the embedding); every shape is then checked against them.
     Missing or unexpected names and wrong shapes raise :class:`DataError` naming the parameter.
     """
-    import jax.numpy as jnp
-
     source = None if file is None else str(file)
     expected_names = {f"{t}.{p}" for t in SUBAGENT_NAME_MAP for p in ("weight", "bias")} | {"embedding.weight"}
-    unexpected = sorted(set(state_dict) - expected_names - set(_IGNORED))
-    if unexpected:
-        raise DataError(f"unexpected parameter(s) {unexpected} in the sub-agent state dict", file=source,
-                        column=unexpected[0])
-    missing = sorted(expected_names - set(state_dict))
-    if missing:
-        raise DataError(f"missing parameter(s) {missing} in the sub-agent state dict", file=source, column=missing[0])
+    arrays = _check_names(state_dict, expected_names, "sub-agent", source)
 
-    arrays = {name: np.asarray(state_dict[name]) for name in expected_names}
-    for name, array in arrays.items():
-        if not (np.issubdtype(array.dtype, np.floating) or array.dtype.name == "bfloat16"):
-            raise DataError(f"parameter {name!r} has dtype {array.dtype}, expected floating point",
-                            file=source, column=name)
-
-    def dim(name, axis):
-        array = arrays[name]
-        if array.ndim != 2:
-            raise DataError(f"parameter {name!r} has shape {array.shape}, expected a 2-d matrix",
-                            file=source, column=name)
-        return array.shape[axis]
-
-    h = hidden if hidden is not None else dim("fc1.weight", 0)
-    fs = single_dim if single_dim is not None else dim("fc1.weight", 1)
-    ft = trend_dim if trend_dim is not None else dim("fc2.weight", 1)
-    lv = levels if levels is not None else dim("embedding.weight", 0)
+    h = hidden if hidden is not None else _matrix_dim(arrays, "fc1.weight", 0, source)
+    fs = single_dim if single_dim is not None else _matrix_dim(arrays, "fc1.weight", 1, source)
+    ft = trend_dim if trend_dim is not None else _matrix_dim(arrays, "fc2.weight", 1, source)
+    lv = levels if levels is not None else _matrix_dim(arrays, "embedding.weight", 0, source)
     shapes = {
         "fc1.weight": (h, fs), "fc1.bias": (h,),
         "fc2.weight": (h, ft), "fc2.bias": (h,),
@@ -261,19 +289,8 @@ def subagent_params(state_dict: dict, *, file=None, single_dim: int | None = Non
         "advantage.0.weight": (4 * h, h), "advantage.0.bias": (4 * h,),
         "advantage.2.weight": (lv, 4 * h), "advantage.2.bias": (lv,),
     }
-    for name, shape in shapes.items():
-        if arrays[name].shape != shape:
-            raise DataError(f"parameter {name!r} has shape {arrays[name].shape}, expected {shape}",
-                            file=source, column=name)
-
-    def f32(array):
-        return jnp.asarray(np.asarray(array, dtype=np.float32))
-
-    params: dict = {"embedding": f32(arrays["embedding.weight"])}
-    for torch_name, flax_name in SUBAGENT_NAME_MAP.items():
-        params[flax_name] = {"kernel": f32(arrays[f"{torch_name}.weight"].T),
-                             "bias": f32(arrays[f"{torch_name}.bias"])}
-    return {"params": params}
+    _check_shapes(arrays, shapes, source)
+    return _flax_tree(arrays, SUBAGENT_NAME_MAP)
 
 
 def load_reference_subagent(path, agent: str | None = None) -> dict:
@@ -293,3 +310,70 @@ def load_reference_subagent(path, agent: str | None = None) -> dict:
     else:
         raise DataError(f"unknown checkpoint type {suffix!r}; expected .pkl, .pt, .pth or .npz", file=str(path))
     return subagent_params(state, file=path if agent is None else f"{path}[{agent}]")
+
+
+# --- the hyper-agent ------------------------------------------------------------------------------
+
+# torch module prefix -> Flax submodule name of HyperAgentNet (``embedding.weight`` -> ``embedding``).
+HYPERAGENT_NAME_MAP = {
+    "fc1": "fc1",
+    "fc2": "fc2",
+    "adaLN_modulation.1": "adaLN_modulation",
+    "net.0": "net_hidden",
+    "net.2": "net_out",
+}
+_CONTEXT_LAYERS = ("fc2", "adaLN_modulation.1")
+HYPERAGENT_FIXTURE_PREFIX = "hyperagent/param"
+
+
+def hyperagent_params(state_dict: dict, *, file=None, context: bool = True, input_dim: int | None = None,
+                      context_dim: int | None = None, hidden: int | None = None, levels: int | None = None,
+                      num_agents: int | None = None) -> dict:
+    """Map a reference hyper-agent state dict to ``{"params": ...}`` for ``HyperAgentNet``.
+
+    ``input_dim`` is the width of fc1's input, single + trend features (36 + 9 = 45 for the
+    reference). Dimensions not given are taken from the state dict (hidden and input_dim from
+    fc1, context_dim from fc2, levels from the embedding, num_agents from ``net.2``); every shape
+    is then checked against them. ``context=False`` maps the ablation net, which has no ``fc2``
+    and ``adaLN_modulation.1`` (their presence is then an error). Missing or unexpected names and
+    wrong shapes raise :class:`DataError` naming the parameter.
+    """
+    source = None if file is None else str(file)
+    name_map = {t: f for t, f in HYPERAGENT_NAME_MAP.items() if context or t not in _CONTEXT_LAYERS}
+    expected_names = {f"{t}.{p}" for t in name_map for p in ("weight", "bias")} | {"embedding.weight"}
+    arrays = _check_names(state_dict, expected_names, "hyper-agent", source, ignored=())
+
+    h = hidden if hidden is not None else _matrix_dim(arrays, "fc1.weight", 0, source)
+    fi = input_dim if input_dim is not None else _matrix_dim(arrays, "fc1.weight", 1, source)
+    lv = levels if levels is not None else _matrix_dim(arrays, "embedding.weight", 0, source)
+    na = num_agents if num_agents is not None else _matrix_dim(arrays, "net.2.weight", 0, source)
+    shapes = {
+        "fc1.weight": (h, fi), "fc1.bias": (h,),
+        "embedding.weight": (lv, h),
+        "net.0.weight": (4 * h, 2 * h), "net.0.bias": (4 * h,),
+        "net.2.weight": (na, 4 * h), "net.2.bias": (na,),
+    }
+    if context:
+        fc = context_dim if context_dim is not None else _matrix_dim(arrays, "fc2.weight", 1, source)
+        shapes.update({"fc2.weight": (h, fc), "fc2.bias": (h,),
+                       "adaLN_modulation.1.weight": (4 * h, h), "adaLN_modulation.1.bias": (4 * h,)})
+    _check_shapes(arrays, shapes, source)
+    return _flax_tree(arrays, name_map)
+
+
+def load_reference_hyperagent(path, prefix: str = HYPERAGENT_FIXTURE_PREFIX) -> dict:
+    """Load a reference hyper-agent as ``HyperAgentNet`` params.
+
+    ``.npz``: the arrays ``<prefix>/<torch name>`` (default ``hyperagent/param/...``, as stored in
+    the parity fixture ``macrohft_eth_parity.npz``); ``.pkl``/``.pt``/``.pth``: a PyTorch state dict.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        state = read_npz_export(path, prefix.rstrip("/"))
+        where = f"{path}[{prefix}]"
+    elif suffix in (".pkl", ".pt", ".pth"):
+        state, where = read_torch_state_dict(path), path
+    else:
+        raise DataError(f"unknown checkpoint type {suffix!r}; expected .pkl, .pt, .pth or .npz", file=str(path))
+    return hyperagent_params(state, file=where)

@@ -17,7 +17,8 @@ from hftjax.env.core import start_state, transition
 from hftjax.env.market import MarketData
 from hftjax.env.params import EnvParams
 from hftjax.replay import replay_add, replay_sample
-from hftjax.subagent.learner import Transition, act, epsilon, make_optimizer, update
+from hftjax.rl import make_optimizer
+from hftjax.subagent.learner import Transition, act, epsilon, update
 from hftjax.subagent.population import MemberSpec, MemberState, Setup
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import optax
 from flax import struct
 
 from hftjax.env.market import MarketData
+from hftjax.rl import apply_gradients, kl_to_teacher, linear_epsilon, take
 
 
 @struct.dataclass
@@ -36,21 +36,8 @@ class HParams:
     epsilon_decay_epochs: jax.Array
 
 
-def make_optimizer(grad_clip: float) -> optax.GradientTransformation:
-    """Global-norm clipping, then Adam whose learning rate lives in the optimizer state."""
-    return optax.chain(optax.clip_by_global_norm(grad_clip),
-                       optax.inject_hyperparams(optax.adam)(learning_rate=1e-4))
-
-
-def set_learning_rate(opt_state, lr):
-    adam = opt_state[1]
-    return (opt_state[0], adam._replace(hyperparams={**adam.hyperparams, "learning_rate": lr}))
-
-
 def epsilon(hp: HParams, epoch) -> jax.Array:
-    """Linear per-epoch decay from epsilon_start to epsilon_end over epsilon_decay_epochs."""
-    frac = jnp.clip(epoch / jnp.maximum(hp.epsilon_decay_epochs, 1e-9), 0.0, 1.0)
-    return hp.epsilon_start + (hp.epsilon_end - hp.epsilon_start) * frac
+    return linear_epsilon(hp.epsilon_start, hp.epsilon_end, hp.epsilon_decay_epochs, epoch)
 
 
 def q_values(net, params, market: MarketData, rows, prev_action):
@@ -67,24 +54,19 @@ def act(net, params, market: MarketData, key, rows, prev_action, eps, levels: in
 
 def loss_fn(params, target_params, net, market: MarketData, batch: Transition, hp: HParams):
     q = q_values(net, params, market, batch.row, batch.prev_action)
-    q_taken = jnp.take_along_axis(q, batch.action[:, None], axis=-1)[:, 0]
+    q_taken = take(q, batch.action)
     next_rows = batch.row + 1
     best_next = jnp.argmax(q_values(net, params, market, next_rows, batch.action), axis=-1)
     q_next = q_values(net, target_params, market, next_rows, batch.action)
-    q_next = jnp.take_along_axis(q_next, best_next[:, None], axis=-1)[:, 0]
+    q_next = take(q_next, best_next)
     target = jax.lax.stop_gradient(batch.reward + hp.gamma * (1.0 - batch.done) * q_next)
     td = jnp.mean((q_taken - target) ** 2)
-    demo = market.teacher[batch.row, batch.prev_action]
-    demo_prob = jax.nn.softmax(demo)
-    # KL(softmax(demo) || softmax(Q)), averaged over the batch (torch's kl_div "batchmean")
-    kl = jnp.mean(jnp.sum(demo_prob * (jax.nn.log_softmax(demo) - jax.nn.log_softmax(q)), axis=-1))
+    kl = kl_to_teacher(market.teacher[batch.row, batch.prev_action], q)
     return td + hp.alpha * kl, {"td": td, "kl": kl}
 
 
 def update(net, optimizer, params, target_params, opt_state, market, batch, hp: HParams):
     """One gradient step, then the soft target update."""
     (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, target_params, net, market, batch, hp)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    params = optax.apply_updates(params, updates)
-    target_params = optax.incremental_update(params, target_params, hp.tau)
+    params, target_params, opt_state = apply_gradients(optimizer, params, target_params, opt_state, grads, hp.tau)
     return params, target_params, opt_state, {"loss": loss, **parts}

@@ -17,7 +17,8 @@ from hftjax.env.market import MarketData
 from hftjax.errors import ConfigError
 from hftjax.replay import Replay, replay_init
 from hftjax.subagent.config import AGENTS, HPARAMS, SubAgentConfig
-from hftjax.subagent.learner import HParams, Transition, make_optimizer, set_learning_rate
+from hftjax.rl import make_optimizer, set_learning_rate
+from hftjax.subagent.learner import HParams, Transition
 from hftjax.subagent.network import SubAgentNet
 
 
@@ -53,8 +54,11 @@ class Setup:
 
     @property
     def net(self) -> SubAgentNet:
-        c = self.cfg
-        return SubAgentNet(levels=c.levels, hidden=c.hidden, dueling_mean=c.dueling_mean, adapter=c.adapter)
+        return subagent_net(self.cfg)
+
+
+def subagent_net(cfg: SubAgentConfig) -> SubAgentNet:
+    return SubAgentNet(levels=cfg.levels, hidden=cfg.hidden, dueling_mean=cfg.dueling_mean, adapter=cfg.adapter)
 
 
 def _chunk_starts(labels: dict, agent: str) -> np.ndarray:

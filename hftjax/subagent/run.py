@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 
 from hftjax.env.dataset import load_split
 from hftjax.io import write_json
@@ -116,4 +117,7 @@ def train_subagents(cfg: SubAgentConfig, data_dir: str | Path, run_dir: str | Pa
             epochs.set_postfix(valid_return=f"{np.nanmean(scores):.4f}", loss=f"{float(np.mean(metrics['loss'])):.3g}")
         checkpoints.save(epoch + 1, state, {"epoch": epoch + 1, "config": cfg.to_json()})
     checkpoints.close()
+    best = {"best_params": state.best_params, "best_score": state.best_score, "best_epoch": state.best_epoch}
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save((run_dir / "subagents_best").resolve(), best, force=True)
     return state, trainer

@@ -1,0 +1,153 @@
+"""``train-hyper``: the hyper-agent over the frozen best sub-agents of a run directory.
+
+Each seed's hyper-agent mixes the six sub-agents trained with the same seed (seed 0's when the
+sub-agent run has fewer seeds). Seeds are vmapped; per epoch: train, validate greedily on the
+whole validation split from position 0, keep the best epoch, log, checkpoint (resumable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from hftjax.env.dataset import load_split
+from hftjax.errors import ConfigError
+from hftjax.hyper.agent import HyperSetup, greedy_rollout, hyper_epoch, init_hyper, q_mix
+from hftjax.hyper.config import HyperConfig
+from hftjax.hyper.subq import sub_q_table
+from hftjax.io import write_json
+from hftjax.subagent.checkpoint import Checkpoints
+from hftjax.subagent.config import AGENTS, load_config
+from hftjax.subagent.population import subagent_net
+
+
+def load_subagents(run_dir: Path):
+    """(sub-agent config, members, best params stacked over members) of a sub-agent run."""
+    meta = json.loads((run_dir / "subagents.json").read_text())
+    cfg = load_config(overrides=[f"{k}={json.dumps(v)}" for k, v in meta["config"].items()])
+    with ocp.StandardCheckpointer() as checkpointer:
+        best = checkpointer.restore((run_dir / "subagents_best").resolve())
+    return cfg, meta, best
+
+
+def stacked_for_seed(meta: dict, best_params, seed: int):
+    """The six sub-agents of ``seed`` (or seed 0) in the hyper-agent's order."""
+    members = meta["members"]
+    have = {m["seed"] for m in members}
+    seed = seed if seed in have else min(have)
+    index = [next(i for i, m in enumerate(members) if m["agent"] == a and m["seed"] == seed) for a in AGENTS]
+    return jax.tree.map(lambda x: jnp.asarray(x)[np.array(index)], best_params)
+
+
+class HyperRun:
+    """Markets, frozen sub-agent Q tables and compiled functions for a run directory."""
+
+    def __init__(self, run_dir: str | Path, cfg: HyperConfig):
+        self.run_dir = Path(run_dir)
+        self.sub_cfg, self.sub_meta, best = load_subagents(self.run_dir)
+        missing = set(AGENTS) - {m["agent"] for m in self.sub_meta["members"]}
+        if missing:
+            raise ConfigError("agents", f"the hyper-agent needs all six sub-agents; missing {sorted(missing)}")
+        self.cfg = cfg
+        sc = self.sub_cfg
+        self.setup = HyperSetup(dataclasses.replace(cfg, seeds=(0,), epochs=1), sc.levels, sc.fee, sc.max_holding)
+        self.load = functools.partial(load_split, self.sub_meta["data_dir"], max_holding=sc.max_holding,
+                                      levels=sc.levels, episode="split", teacher_fee=sc.teacher_fee)
+        self.sub_params = jax.tree.map(lambda *x: jnp.stack(x), *[stacked_for_seed(self.sub_meta, best["best_params"], s)
+                                                                   for s in cfg.seeds])
+        self.sub_net = subagent_net(sc)
+        self._markets: dict = {}
+
+    def market(self, split: str):
+        """(market, per-seed Q tables (S, T, K, A, K)) of a split, computed once."""
+        if split not in self._markets:
+            market, _ = self.load(split)
+            tables = jnp.stack([sub_q_table(self.sub_net, jax.tree.map(lambda x: x[i], self.sub_params), market)
+                                for i in range(len(self.cfg.seeds))])
+            self._markets[split] = (market, tables)
+        return self._markets[split]
+
+    def init(self):
+        market, _ = self.market("train")
+        keys = jnp.stack([jax.random.fold_in(jax.random.key(s), 1_000_003) for s in self.cfg.seeds])
+        return hyper_init(self.setup, keys, market)
+
+    def epoch(self, state):
+        market, tables = self.market("train")
+        state, metrics = hyper_train_epoch(self.setup, state, tables, market)
+        valid, valid_tables = self.market("valid")
+        state, score = hyper_validate(self.setup, state, valid_tables, valid)
+        return state, {**metrics, "valid_return_rate": score}
+
+    def rollout(self, params, split: str):
+        """Greedy per-seed runs of the hyper-agent with ``params`` (stacked over seeds)."""
+        market, tables = self.market(split)
+        return hyper_rollouts(self.setup, params, tables, market)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def hyper_init(setup, keys, market):
+    return jax.vmap(lambda k: init_hyper(setup, k, market))(keys)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def hyper_train_epoch(setup, state, tables, market):
+    return jax.vmap(lambda s, t: hyper_epoch(setup, s, t, market))(state, tables)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def hyper_rollouts(setup, params, tables, market):
+    def one(p, table):
+        return greedy_rollout(setup, lambda rows, prev: q_mix(setup, p, market, table, rows, prev)[0], market)
+    return jax.vmap(one)(params, tables)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def hyper_validate(setup, state, tables, market):
+    def one(s, table):
+        _, _, acc = greedy_rollout(setup, lambda rows, prev: q_mix(setup, s.params, market, table, rows, prev)[0], market)
+        score = acc["return_rate"]
+        better = score > s.best_score
+        pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(better, x, y), a, b)  # noqa: E731
+        return s.replace(best_params=pick(s.params, s.best_params), best_score=jnp.where(better, score, s.best_score),
+                         best_epoch=jnp.where(better, s.epoch - 1, s.best_epoch)), score
+    return jax.vmap(one)(state, tables)
+
+
+def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, stop_after: int | None = None,
+                progress: bool = True) -> tuple[object, HyperRun]:
+    run = HyperRun(run_dir, cfg)
+    checkpoints = Checkpoints(run.run_dir / "hyper_checkpoints")
+    state, start = run.init(), 0
+    if checkpoints.latest_epoch() is not None:
+        state, meta = checkpoints.restore(checkpoints.latest_epoch(), state)
+        if meta["config"] != json.loads(json.dumps(cfg.to_json())):
+            raise ValueError(f"{run_dir} holds a hyper-agent run with another configuration")
+        start = meta["epoch"]
+    write_json({"config": cfg.to_json()}, run.run_dir / "hyper.json")
+    log_path = run.run_dir / "hyper_log.jsonl"
+    kept = [x for x in (log_path.read_text().splitlines() if log_path.exists() else []) if json.loads(x)["epoch"] < start]
+    log_path.write_text("".join(x + "\n" for x in kept))
+    epochs = range(start, cfg.epochs if stop_after is None else min(cfg.epochs, stop_after))
+    if progress:
+        from tqdm.auto import tqdm
+        epochs = tqdm(epochs, initial=start, total=cfg.epochs, desc="hyper-agent", unit="epoch")
+    for epoch in epochs:
+        state, metrics = run.epoch(state)
+        metrics = jax.tree.map(np.asarray, metrics)
+        with open(log_path, "a") as f:
+            for i, seed in enumerate(cfg.seeds):
+                f.write(json.dumps({"epoch": epoch, "seed": seed, **{k: float(v[i]) for k, v in metrics.items()},
+                                    "best_epoch": int(state.best_epoch[i])}) + "\n")
+        if progress:
+            epochs.set_postfix(valid_return=f"{np.mean(metrics['valid_return_rate']):.4f}")
+        checkpoints.save(epoch + 1, state, {"epoch": epoch + 1, "config": cfg.to_json()})
+    checkpoints.close()
+    return state, run

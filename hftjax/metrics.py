@@ -1,0 +1,134 @@
+"""The paper's evaluation metrics (MACROHFT.md s.6), in plain NumPy float64.
+
+From the per-step rewards r_1..r_T of an evaluation run and its ``required_money``:
+
+- equity: ``V = required_money + [0, cumsum(rewards)]``, i.e. the series starts with
+  V_1 = required_money (the money put up before the first step; the paper's "V_1") and has
+  T + 1 values, the last being V_{T+1} = required_money + sum(rewards), written V_T below.
+  So TR = V_T / V_1 - 1 = sum(rewards) / required_money = final_balance / required_money,
+  the env's return rate.
+- step returns ``r_t = V_{t+1} / V_t - 1`` (T values, one per step);
+- TR = V_T / V_1 - 1
+- AVOL = std(r) sqrt(m)
+- MDD = max_t (peak_t - V_t) / peak_t, peak_t = max_{s<=t} V_s (V_1 included), a fraction >= 0
+- ASR = mean(r) / std(r) sqrt(m)
+- ACR = mean(r) m / MDD
+- ASoR = mean(r) / std(r[r < 0]) sqrt(m)
+- trades = the number of position changes in ``actions``
+
+with m = ``minutes_per_year`` (525,600 for minute data). All standard deviations are population
+ones (ddof = 0, ``np.std``'s default), and std(r[r < 0]) is taken around the mean of the negative
+returns, as written (not a downside deviation around 0). Identity: ACR = ASR AVOL / MDD.
+
+Degenerate cases, never NaN: a ratio x / 0 (std(r) = 0, fewer than two negative returns, or
+MDD = 0) is 0.0 when x = 0 and +-inf with the sign of x otherwise; a run that never put money
+up (required_money = 0 and all rewards 0, e.g. always flat) has every metric 0.0. Inputs that
+cannot come from the env's accounting (non-finite values, required_money < 0, equity <= 0
+somewhere, or required_money = 0 with non-zero rewards) raise :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hftjax.errors import ConfigError
+
+__all__ = ["MINUTES_PER_YEAR", "METRIC_NAMES", "paper_metrics", "equity_curve", "count_trades",
+           "buy_and_hold_rewards"]
+
+MINUTES_PER_YEAR = 525_600
+METRIC_NAMES = ("TR", "AVOL", "MDD", "ASR", "ACR", "ASoR", "trades")
+
+
+def _ratio(num: float, den: float) -> float:
+    """num / den for den >= 0; x / 0 is 0.0 when x == 0, else +-inf (never NaN)."""
+    if den > 0:
+        return float(num / den)
+    return 0.0 if num == 0 else float(np.copysign(np.inf, num))
+
+
+def equity_curve(rewards, required_money) -> np.ndarray:
+    """V = required_money + [0, cumsum(rewards)]: T + 1 values, V[0] = required_money."""
+    rewards = np.asarray(rewards, np.float64)
+    if rewards.ndim != 1:
+        raise ConfigError("rewards", f"must be 1-d (T,), got shape {rewards.shape}")
+    if not np.all(np.isfinite(rewards)):
+        raise ConfigError("rewards", "contains non-finite values")
+    required = float(required_money)
+    if not np.isfinite(required) or required < 0:
+        raise ConfigError("required_money", f"must be finite and >= 0, got {required_money!r}")
+    return required + np.concatenate([[0.0], np.cumsum(rewards)])
+
+
+def count_trades(actions, initial_action=None) -> int:
+    """Position changes in ``actions``, plus one if ``actions[0]`` differs from ``initial_action``."""
+    actions = np.asarray(actions)
+    if actions.ndim != 1:
+        raise ConfigError("actions", f"must be 1-d (T,), got shape {actions.shape}")
+    trades = int(np.count_nonzero(actions[1:] != actions[:-1]))
+    if initial_action is not None and actions.size:
+        trades += int(actions[0] != initial_action)
+    return trades
+
+
+def paper_metrics(rewards, required_money, actions=None, *, initial_action=None,
+                  minutes_per_year: float = MINUTES_PER_YEAR) -> dict:
+    """TR, AVOL, MDD, ASR, ACR, ASoR (floats) and trades (int, or None without ``actions``).
+
+    ``rewards`` (T,) per-step rewards of one run, ``required_money`` its required money (the
+    env's ``accounts``/``simulate`` output); ``actions`` (T,) the positions taken at each step
+    and ``initial_action`` the position held before the first (counted as a trade when it
+    differs). See the module docstring for the definitions and the degenerate cases.
+    """
+    m = float(minutes_per_year)
+    if not m > 0:
+        raise ConfigError("minutes_per_year", f"must be > 0, got {minutes_per_year!r}")
+    equity = equity_curve(rewards, required_money)
+    if actions is not None and np.asarray(actions).shape != (equity.size - 1,):
+        raise ConfigError("actions", f"must have the shape of rewards ({equity.size - 1},), "
+                                     f"got {np.asarray(actions).shape}")
+    trades = None if actions is None else count_trades(actions, initial_action)
+    out = {"TR": 0.0, "AVOL": 0.0, "MDD": 0.0, "ASR": 0.0, "ACR": 0.0, "ASoR": 0.0, "trades": trades}
+    if equity[0] == 0:
+        if np.any(equity != 0):
+            raise ConfigError("required_money", "is 0 but the rewards are not all 0; returns are undefined")
+        return out  # never put money up: nothing earned, nothing risked
+    if np.any(equity <= 0):
+        first = int(np.argmax(equity <= 0))
+        raise ConfigError("required_money", f"equity reaches {equity[first]:.6g} <= 0 after step {first}; "
+                                            "returns are undefined (is required_money from this run?)")
+    r = equity[1:] / equity[:-1] - 1.0
+    if r.size == 0:
+        return out
+    mean, std = float(r.mean()), float(r.std())
+    negative = r[r < 0]
+    downside = float(negative.std()) if negative.size else 0.0
+    peak = np.maximum.accumulate(equity)
+    mdd = float(np.max((peak - equity) / peak))
+    out.update(TR=float(equity[-1] / equity[0] - 1.0),
+               AVOL=std * np.sqrt(m),
+               MDD=mdd,
+               ASR=_ratio(mean, std) * np.sqrt(m),
+               ACR=_ratio(mean * m, mdd),
+               ASoR=_ratio(mean, downside) * np.sqrt(m))
+    return out
+
+
+def buy_and_hold_rewards(close, max_holding: float, fee: float):
+    """(rewards (T-1,), required_money) of buying ``max_holding`` at close[0] and holding to the end.
+
+    Same accounting as the env (MACROHFT.md s.3): starting flat, the first step buys at close[0]
+    paying the fee, reward_t = max_holding (c_{t+1} - c_t) - [t = 0] fee c_0 max_holding; the
+    required money is the purchase, max_holding c_0 (1 + fee). Feed both to :func:`paper_metrics`
+    (with ``actions = ones(T-1)``, ``initial_action = 0`` this counts one trade).
+    """
+    close = np.asarray(close, np.float64)
+    if close.ndim != 1 or close.size < 2:
+        raise ConfigError("close", f"must have shape (T,) with T >= 2, got {close.shape}")
+    if not np.all(np.isfinite(close)) or np.any(close <= 0):
+        raise ConfigError("close", "must be finite and > 0")
+    if not (max_holding > 0 and fee >= 0):
+        raise ConfigError("max_holding" if not max_holding > 0 else "fee", "need max_holding > 0 and fee >= 0")
+    rewards = max_holding * np.diff(close)
+    rewards[0] -= fee * close[0] * max_holding
+    return rewards, float(max_holding * close[0] * (1.0 + fee))

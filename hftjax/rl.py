@@ -1,0 +1,42 @@
+"""Pieces shared by the sub-agent and hyper-agent learners."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def make_optimizer(grad_clip: float) -> optax.GradientTransformation:
+    """Global-norm clipping, then Adam whose learning rate lives in the optimizer state."""
+    return optax.chain(optax.clip_by_global_norm(grad_clip),
+                       optax.inject_hyperparams(optax.adam)(learning_rate=1e-4))
+
+
+def set_learning_rate(opt_state, lr):
+    adam = opt_state[1]
+    return (opt_state[0], adam._replace(hyperparams={**adam.hyperparams, "learning_rate": lr}))
+
+
+def linear_epsilon(start, end, decay_epochs, epoch) -> jax.Array:
+    """Linear per-epoch decay from ``start`` to ``end`` over ``decay_epochs``, then flat."""
+    frac = jnp.clip(epoch / jnp.maximum(decay_epochs, 1e-9), 0.0, 1.0)
+    return start + (end - start) * frac
+
+
+def kl_to_teacher(demo, q) -> jax.Array:
+    """KL(softmax(demo) || softmax(q)) averaged over the batch (torch's kl_div "batchmean")."""
+    p = jax.nn.softmax(demo)
+    return jnp.mean(jnp.sum(p * (jax.nn.log_softmax(demo) - jax.nn.log_softmax(q)), axis=-1))
+
+
+def take(q, action) -> jax.Array:
+    """q[n, action[n]]."""
+    return jnp.take_along_axis(q, action[:, None], axis=-1)[:, 0]
+
+
+def apply_gradients(optimizer, params, target_params, opt_state, grads, tau):
+    """Optimizer step, then the soft target update (after every gradient step)."""
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    params = optax.apply_updates(params, updates)
+    return params, optax.incremental_update(params, target_params, tau), opt_state
