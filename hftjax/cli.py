@@ -49,6 +49,34 @@ def _train_subagents(args: argparse.Namespace) -> None:
     print(f"run directory: {args.out} (subagents_log.jsonl, checkpoints/)")
 
 
+def _train_hyper(args: argparse.Namespace) -> None:
+    from hftjax.hyper.config import load_hyper_config
+    from hftjax.hyper.run import train_hyper
+
+    state, run = train_hyper(args.run_dir, load_hyper_config(args.config, args.overrides), progress=not args.quiet)
+    for i, seed in enumerate(run.cfg.seeds):
+        print(f"  hyper-agent seed {seed}: best epoch {int(state.best_epoch[i])}, "
+              f"validation return rate {float(state.best_score[i]):+.4f}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from hftjax.evaluate import evaluate
+    from hftjax.pipeline import format_summary
+
+    metrics = evaluate(args.run_dir, args.split)
+    print(format_summary({args.split: metrics}))
+    print(f"wrote {Path(args.run_dir) / 'results' / 'metrics.json'} and {args.split}_positions.parquet")
+
+
+def _run(args: argparse.Namespace) -> None:
+    from hftjax.pipeline import format_summary, run_pipeline
+
+    out = args.out or f"runs/{args.preset}"
+    metrics = run_pipeline(out, preset=args.preset, data=args.data, seed=args.seed, progress=not args.quiet)
+    print(format_summary(metrics))
+    print(f"run directory: {out}")
+
+
 BENCHMARKS = {"env": "env_throughput", "synth": "synth_throughput", "train": "train_throughput",
               "subagent-quality": "subagent_quality"}
 
@@ -94,6 +122,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. epochs=5 seeds=[0,1,2]")
     p.set_defaults(run=_train_subagents)
+
+    p = sub.add_parser("train-hyper", help="train the hyper-agent over a run's frozen sub-agents")
+    p.add_argument("run_dir", help="run directory of hftjax train-subagents")
+    p.add_argument("--config", help="JSON or TOML file of HyperConfig options")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. epochs=5 memory=false seeds=[0,1,2]")
+    p.set_defaults(run=_train_hyper)
+
+    p = sub.add_parser("evaluate", help="paper metrics of MacroHFT and buy-and-hold on a split")
+    p.add_argument("run_dir")
+    p.add_argument("--split", default="test")
+    p.set_defaults(run=_evaluate)
+
+    p = sub.add_parser("run", help="synth (or --data) -> prepare -> sub-agents -> hyper-agent -> evaluation")
+    p.add_argument("--preset", default="default", help="default (CPU-sized), paper (ETH scale), smoke")
+    p.add_argument("--data", nargs="+", help="market files instead of the synthetic default")
+    p.add_argument("--out", help="run directory (default runs/<preset>)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(run=_run)
 
     p = sub.add_parser("bench", help="run a benchmark (writes JSON and benchmarks/RESULTS.md)")
     p.add_argument("name", choices=sorted(BENCHMARKS))

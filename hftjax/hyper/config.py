@@ -41,3 +41,12 @@ class HyperConfig:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def load_hyper_config(path=None, overrides=(), **preset) -> HyperConfig:
+    """Defaults, then a preset, a JSON/TOML file and ``key=value`` overrides (as the sub-agents')."""
+    from hftjax.subagent.config import read_options
+    values = read_options(path, overrides, HyperConfig, preset)
+    if "seeds" in values:
+        values["seeds"] = tuple(values["seeds"])
+    return HyperConfig(**values)

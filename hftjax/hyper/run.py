@@ -151,3 +151,27 @@ def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, stop_after: int | None
         checkpoints.save(epoch + 1, state, {"epoch": epoch + 1, "config": cfg.to_json()})
     checkpoints.close()
     return state, run
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def baseline_rollouts(setup, tables, market):
+    """Per seed: the equal-weight mix of the six sub-agents, and each sub-agent alone."""
+    def one(table):
+        equal = greedy_rollout(setup, lambda rows, prev: table[rows, prev].mean(axis=1), market)
+        singles = [greedy_rollout(setup, lambda rows, prev, i=i: table[rows, prev, i], market)
+                   for i in range(table.shape[2])]
+        return equal, jax.tree.map(lambda *x: jnp.stack(x), *singles)
+    return jax.vmap(one)(tables)
+
+
+def load_hyper(run_dir: str | Path) -> tuple[object, HyperRun]:
+    """The trained hyper-agent population (latest checkpoint) of a run directory."""
+    meta = json.loads((Path(run_dir) / "hyper.json").read_text())
+    cfg = HyperConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
+    run = HyperRun(run_dir, cfg)
+    checkpoints = Checkpoints(run.run_dir / "hyper_checkpoints")
+    if checkpoints.latest_epoch() is None:
+        raise ConfigError("run_dir", f"{run_dir} has no hyper-agent checkpoint: run hftjax train-hyper first")
+    state, _ = checkpoints.restore(checkpoints.latest_epoch(), run.init())
+    checkpoints.close()
+    return state, run

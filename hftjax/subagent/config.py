@@ -92,8 +92,9 @@ class SubAgentConfig:
         return dataclasses.asdict(self)
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = (), **preset) -> SubAgentConfig:
-    """Config from defaults, the fast-mode preset, a JSON/TOML file, then ``key=value`` overrides."""
+def read_options(path, overrides, config_class, preset: dict) -> dict:
+    """Option values from a preset, then a JSON/TOML file, then ``key=value`` overrides,
+    each name checked against the fields of ``config_class``."""
     values: dict = dict(preset)
     if path is not None:
         text = Path(path).read_text()
@@ -106,10 +107,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), **pre
             values[key] = json.loads(raw)
         except json.JSONDecodeError:
             values[key] = raw
-    fields = {f.name for f in dataclasses.fields(SubAgentConfig)}
+    fields = {f.name for f in dataclasses.fields(config_class)}
     for key in values:
         if key not in fields:
             raise ConfigError(key, f"unknown option; known: {', '.join(sorted(fields))}")
+    return values
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = (), **preset) -> SubAgentConfig:
+    """Config from defaults, the fast-mode preset, a JSON/TOML file, then ``key=value`` overrides."""
+    values = read_options(path, overrides, SubAgentConfig, preset)
     if values.get("mode") == "fast":
         values.setdefault("num_envs", FAST_ENVS)
         values.setdefault("batch_size", 512 * values["num_envs"])

@@ -1,0 +1,57 @@
+"""``evaluate``: the paper's metrics for MacroHFT and buy-and-hold on a split, plus positions
+and rewards. Also reported, to judge the hyper-agent: the equal-weight mix of the six
+sub-agents and the best single sub-agent on the split (chosen after the fact, an upper bound)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hftjax.hyper.run import baseline_rollouts, load_hyper
+from hftjax.io import write_json, write_parquet
+from hftjax.metrics import buy_and_hold_rewards, paper_metrics
+from hftjax.subagent.config import AGENTS
+
+
+def _summary(per_seed: list[dict]) -> dict:
+    keys = [k for k in per_seed[0] if k != "seed" and isinstance(per_seed[0][k], (int, float))]
+    return {"mean": {k: float(np.mean([m[k] for m in per_seed])) for k in keys}, "per_seed": per_seed}
+
+
+def evaluate(run_dir: str | Path, split: str = "test") -> dict:
+    run_dir = Path(run_dir)
+    state, run = load_hyper(run_dir)
+    market, tables = run.market(split)
+    actions, rewards, acc = jax.tree.map(np.asarray, run.rollout(state.best_params, split))
+    (eq_actions, eq_rewards, eq_acc), (one_actions, one_rewards, one_acc) = jax.tree.map(
+        np.asarray, baseline_rollouts(run.setup, tables, market))
+    seeds = run.cfg.seeds
+    macro = [{"seed": s, **paper_metrics(rewards[i], acc["required_money"][i], actions[i], initial_action=0)}
+             for i, s in enumerate(seeds)]
+    equal = [{"seed": s, **paper_metrics(eq_rewards[i], eq_acc["required_money"][i], eq_actions[i], initial_action=0)}
+             for i, s in enumerate(seeds)]
+    best_single = []
+    for i, s in enumerate(seeds):
+        j = int(np.argmax(one_acc["return_rate"][i]))
+        best_single.append({"seed": s, "agent": AGENTS[j], **paper_metrics(one_rewards[i, j], one_acc["required_money"][i, j],
+                                                                          one_actions[i, j], initial_action=0)})
+    table = pq.read_table(Path(run.sub_meta["data_dir"]) / f"{split}.parquet", columns=["timestamp", "close"])
+    close = table["close"].to_numpy()
+    sc = run.sub_cfg
+    bh_rewards, bh_required = buy_and_hold_rewards(close, sc.max_holding, sc.fee)
+    metrics = {"split": split, "rows": int(len(close)), "max_holding": sc.max_holding, "fee": sc.fee,
+               "macrohft": _summary(macro), "buy_and_hold": paper_metrics(bh_rewards, bh_required),
+               "equal_weight_mix": _summary(equal), "best_single_subagent": _summary(best_single),
+               "hyper_best_epoch": [int(e) for e in np.asarray(state.best_epoch)]}
+    out = run_dir / "results"
+    write_json(metrics, out / "metrics.json")
+    columns = {"timestamp": table["timestamp"].slice(0, len(close) - 1), "close": pa.array(close[:-1])}
+    for i, s in enumerate(seeds):
+        columns[f"position_seed{s}"] = pa.array(actions[i] * sc.max_holding / (sc.levels - 1))
+        columns[f"reward_seed{s}"] = pa.array(rewards[i].astype(np.float64))
+    write_parquet(pa.table(columns), out / f"{split}_positions.parquet")
+    return metrics
