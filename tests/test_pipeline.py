@@ -1,0 +1,93 @@
+"""The whole MacroHFT pipeline (``hftjax run``), hyper-agent resume and ablations, evaluation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import jax
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import shared_file
+from hftjax.cli import main
+from hftjax.hyper.config import load_hyper_config
+from hftjax.hyper.run import train_hyper
+from hftjax.pipeline import PRESETS
+
+ARTIFACTS = ["run.json", "data/manifest.json", "data/train.parquet", "subagents.json", "subagents_log.jsonl",
+             "checkpoints", "subagents_best", "hyper.json", "hyper_log.jsonl", "hyper_checkpoints",
+             "results/metrics.json", "results/summary.json", "results/test_positions.parquet",
+             "results/valid_positions.parquet"]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pipeline") / "run"
+    assert main(["run", "--preset", "smoke", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_run_produces_every_artifact(smoke_run):
+    for name in ARTIFACTS:
+        assert (smoke_run / name).exists(), name
+    resolved = json.loads((smoke_run / "run.json").read_text())
+    assert resolved["preset"] == "smoke" and resolved["hyper"]["memory"] is True
+
+
+def test_metrics_agree_with_positions(smoke_run):
+    metrics = json.loads((smoke_run / "results" / "metrics.json").read_text())
+    assert metrics["split"] == "test"
+    trades = pq.read_table(smoke_run / "results" / "test_positions.parquet")
+    rewards = trades["reward_seed0"].to_numpy()
+    macro = metrics["macrohft"]["per_seed"][0]
+    positions = trades["position_seed0"].to_numpy()
+    assert macro["trades"] == int(np.count_nonzero(np.diff(np.r_[0.0, positions])))
+    if macro["TR"] != 0.0:  # TR = final balance / required money
+        assert np.sign(macro["TR"]) == np.sign(rewards.sum())
+    bh = metrics["buy_and_hold"]
+    close = trades["close"].to_numpy()
+    assert bh["TR"] == pytest.approx(metrics["max_holding"] * (close[-1] - close[0]) /
+                                     (metrics["max_holding"] * close[0] * (1 + metrics["fee"])), rel=0.05)
+    for key in ("TR", "AVOL", "MDD", "ASR", "ACR", "ASoR"):
+        assert np.isfinite(metrics["macrohft"]["mean"][key]) or metrics["macrohft"]["mean"][key] in (np.inf, -np.inf)
+
+
+def copy_subagents(run, to):
+    """A fresh run directory that shares the smoke run's trained sub-agents."""
+    shutil.copy(run / "subagents.json", to / "subagents.json")
+    shutil.copytree(run / "subagents_best", to / "subagents_best")
+
+
+def test_hyper_resume_equals_uninterrupted(smoke_run, tmp_path):
+    copy_subagents(smoke_run, tmp_path)
+    overrides = {**PRESETS["smoke"]["hyper"], "epochs": 2}
+    cfg = load_hyper_config(**overrides)
+    full, _ = train_hyper(tmp_path, cfg, progress=False)
+    shutil.rmtree(tmp_path / "hyper_checkpoints")
+    half, _ = train_hyper(tmp_path, cfg, stop_after=1, progress=False)
+    resumed, _ = train_hyper(tmp_path, cfg, progress=False)
+    for field in ("params", "target_params", "opt_state", "memory", "best_params", "best_score"):
+        for x, y in zip(jax.tree.leaves(getattr(full, field)), jax.tree.leaves(getattr(resumed, field))):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=field)
+
+
+@pytest.mark.parametrize("switch", ["memory=false", "context=false"])
+def test_ablation_switches(smoke_run, tmp_path, switch, capsys):
+    copy_subagents(smoke_run, tmp_path)
+    args = [f"{k}={json.dumps(v)}" for k, v in PRESETS["smoke"]["hyper"].items()]
+    assert main(["train-hyper", str(tmp_path), "--quiet", *args, switch]) == 0
+    line = json.loads((tmp_path / "hyper_log.jsonl").read_text().splitlines()[0])
+    if switch == "memory=false":
+        assert line["memory"] == 0.0
+    assert "best epoch 0" in capsys.readouterr().out
+
+
+def test_run_on_real_ohlcv_file(tmp_path):
+    src = shared_file("binance_BTCUSDT_1m_2023-01-01_2023-01-28.parquet")
+    out = tmp_path / "real"
+    assert main(["run", "--preset", "smoke", "--data", str(src), "--out", str(out), "--quiet"]) == 0
+    for name in ARTIFACTS:
+        assert (out / name).exists(), name
+    assert json.loads((out / "data" / "manifest.json").read_text())["feature_set"] == "ohlcv"
