@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace) -> None:
     from hftjax.pipeline import format_summary, run_pipeline
 
     out = args.out or f"runs/{args.preset}"
-    metrics = run_pipeline(out, preset=args.preset, data=args.data, seed=args.seed, progress=not args.quiet)
+    metrics = run_pipeline(out, preset=args.preset, data=args.data, seeds=tuple(args.seeds), progress=not args.quiet)
     print(format_summary(metrics))
     print(f"run directory: {out}")
 
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="default", help="default (CPU-sized), paper (ETH scale), smoke")
     p.add_argument("--data", nargs="+", help="market files instead of the synthetic default")
     p.add_argument("--out", help="run directory (default runs/<preset>)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="agent seeds (vmapped)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=_run)
 

@@ -35,19 +35,19 @@ PRESETS = {
 
 
 def run_pipeline(out: str | Path, *, preset: str = "default", data: list[str] | None = None,
-                 seed: int = 0, progress: bool = True) -> dict:
+                 seeds: tuple[int, ...] = (0,), progress: bool = True) -> dict:
     if preset not in PRESETS:
         raise ConfigError("--preset", f"must be one of {', '.join(PRESETS)}, got {preset!r}")
     p = PRESETS[preset]
     out = Path(out)
-    sub_cfg = load_config(seeds=[seed], **p["subagents"])
-    hyper_cfg = load_hyper_config(seeds=[seed], **p["hyper"])
-    write_json({"preset": preset, "data": data, "seed": seed, "rows": p["rows"], "chunk_len": p["chunk_len"],
+    sub_cfg = load_config(seeds=list(seeds), **p["subagents"])
+    hyper_cfg = load_hyper_config(seeds=list(seeds), **p["hyper"])
+    write_json({"preset": preset, "data": data, "seeds": list(seeds), "rows": p["rows"], "chunk_len": p["chunk_len"],
                 "subagents": sub_cfg.to_json(), "hyper": hyper_cfg.to_json()}, out / "run.json")
     if data is None:
         from hftjax.cli import main as cli
         if not (out / "market.parquet").exists():
-            cli(["synth", "--rows", str(p["rows"]), "--seed", str(seed), "--out", str(out / "market.parquet")])
+            cli(["synth", "--rows", str(p["rows"]), "--seed", "0", "--out", str(out / "market.parquet")])
         data = [str(out / "market.parquet")]
     if not (out / "data" / "manifest.json").exists():
         prepare(data, out / "data", PrepareConfig(chunk_len=p["chunk_len"]))
