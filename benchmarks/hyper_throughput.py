@@ -21,6 +21,7 @@ from hftjax.hyper.run import HyperRun
 from hftjax.prepare import PrepareConfig, prepare
 from hftjax.subagent.config import load_config
 from hftjax.subagent.run import train_subagents
+from hftjax.synth import write_market
 
 ETH_TRAIN_ROWS = 525_600
 EPOCHS = 15
@@ -45,12 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=40_000)
     args = parser.parse_args()
-    from hftjax.synth import generate
-    from hftjax.data.table import to_arrow
-    from hftjax.io import write_parquet
-
     work = Path(tempfile.mkdtemp(prefix="hftjax-hyper-bench-"))
-    write_parquet(to_arrow(generate(args.rows, 0).table), work / "m.parquet")
+    write_market(work / "m.parquet", args.rows, 0)
     prepare([work / "m.parquet"], work / "data", PrepareConfig(chunk_len=720))
     train_subagents(load_config(epochs=1, seeds=[0, 1, 2], batch_size=64), work / "data", work, progress=False)
     rows = []

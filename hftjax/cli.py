@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import runpy
 import sys
 from pathlib import Path
@@ -12,14 +11,9 @@ from hftjax.errors import ConfigError, DataError
 
 
 def _synth(args: argparse.Namespace) -> None:
-    from hftjax.data.table import to_arrow
-    from hftjax.io import write_parquet
-    from hftjax.synth import generate
+    from hftjax.synth import write_market
 
-    market = generate(args.rows, args.seed)
-    table = to_arrow(market.table)
-    meta = {"generator": "hftjax.synth", "rows": args.rows, "seed": args.seed}
-    write_parquet(table.replace_schema_metadata({"hftjax": json.dumps(meta)}), args.out)
+    write_market(args.out, args.rows, args.seed)
     print(f"wrote {args.rows:,} synthetic 1-minute bars with a 5-level book to {args.out}")
 
 

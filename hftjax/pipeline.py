@@ -22,6 +22,7 @@ from hftjax.io import write_json
 from hftjax.prepare import PrepareConfig, prepare
 from hftjax.subagent.config import load_config
 from hftjax.subagent.run import train_subagents
+from hftjax.synth import write_market
 
 PRESETS = {
     "default": {"rows": 60_000, "chunk_len": 720,
@@ -45,9 +46,8 @@ def run_pipeline(out: str | Path, *, preset: str = "default", data: list[str] | 
     write_json({"preset": preset, "data": data, "seeds": list(seeds), "rows": p["rows"], "chunk_len": p["chunk_len"],
                 "subagents": sub_cfg.to_json(), "hyper": hyper_cfg.to_json()}, out / "run.json")
     if data is None:
-        from hftjax.cli import main as cli
         if not (out / "market.parquet").exists():
-            cli(["synth", "--rows", str(p["rows"]), "--seed", "0", "--out", str(out / "market.parquet")])
+            write_market(out / "market.parquet", p["rows"], seed=0)
         data = [str(out / "market.parquet")]
     if not (out / "data" / "manifest.json").exists():
         prepare(data, out / "data", PrepareConfig(chunk_len=p["chunk_len"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from hftjax.errors import ConfigError
+from hftjax.options import read_options
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +46,6 @@ class HyperConfig:
 
 def load_hyper_config(path=None, overrides=(), **preset) -> HyperConfig:
     """Defaults, then a preset, a JSON/TOML file and ``key=value`` overrides (as the sub-agents')."""
-    from hftjax.subagent.config import read_options
     values = read_options(path, overrides, HyperConfig, preset)
     if "seeds" in values:
         values["seeds"] = tuple(values["seeds"])

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
-import tomllib
 from pathlib import Path
 
 from hftjax.errors import ConfigError
+from hftjax.options import read_options
 from hftjax.subagent.network import DUELING_MEANS
 
 AGENTS = ("slope_1", "slope_2", "slope_3", "vol_1", "vol_2", "vol_3")
@@ -90,28 +89,6 @@ class SubAgentConfig:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def read_options(path, overrides, config_class, preset: dict) -> dict:
-    """Option values from a preset, then a JSON/TOML file, then ``key=value`` overrides,
-    each name checked against the fields of ``config_class``."""
-    values: dict = dict(preset)
-    if path is not None:
-        text = Path(path).read_text()
-        values.update(tomllib.loads(text) if str(path).endswith(".toml") else json.loads(text))
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError(item, "overrides are key=value")
-        try:
-            values[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            values[key] = raw
-    fields = {f.name for f in dataclasses.fields(config_class)}
-    for key in values:
-        if key not in fields:
-            raise ConfigError(key, f"unknown option; known: {', '.join(sorted(fields))}")
-    return values
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), **preset) -> SubAgentConfig:

@@ -9,7 +9,6 @@ trend embedding) is added to the normalised state instead of modulating it.
 from __future__ import annotations
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from hftjax.nn import Linear, gelu_tanh, layer_norm, modulate
 

@@ -39,3 +39,15 @@ def generate(rows: int, seed: int, params: SynthParams = SynthParams()) -> Synth
     table["volume"] = volume_path(rng, sigma, z, params)
     table.update(book(rng, candles["close"], sigma, params))
     return SynthMarket(table=table, trend=trend, vol=vol)
+
+
+def write_market(path, rows: int, seed: int, params: SynthParams = SynthParams()) -> None:
+    """``generate`` written as a canonical Parquet file (generator settings in its metadata)."""
+    import json
+
+    from hftjax.data.table import to_arrow
+    from hftjax.io import write_parquet
+
+    table = to_arrow(generate(rows, seed, params).table)
+    meta = {"generator": "hftjax.synth", "rows": rows, "seed": seed, "params": dataclasses.asdict(params)}
+    write_parquet(table.replace_schema_metadata({"hftjax": json.dumps(meta, default=str)}), path)
