@@ -17,13 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from hftjax.checkpoint import Checkpoints, resume, truncate_log
 from hftjax.env.dataset import load_split
 from hftjax.errors import ConfigError
 from hftjax.hyper.agent import HyperSetup, greedy_rollout, hyper_epoch, init_hyper, q_mix
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.subq import sub_q_table
 from hftjax.io import write_json
-from hftjax.subagent.checkpoint import Checkpoints
 from hftjax.subagent.config import AGENTS, load_config
 from hftjax.subagent.population import subagent_net
 
@@ -125,16 +125,10 @@ def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, stop_after: int | None
                 progress: bool = True) -> tuple[object, HyperRun]:
     run = HyperRun(run_dir, cfg)
     checkpoints = Checkpoints(run.run_dir / "hyper_checkpoints")
-    state, start = run.init(), 0
-    if checkpoints.latest_epoch() is not None:
-        state, meta = checkpoints.restore(checkpoints.latest_epoch(), state)
-        if meta["config"] != json.loads(json.dumps(cfg.to_json())):
-            raise ValueError(f"{run_dir} holds a hyper-agent run with another configuration")
-        start = meta["epoch"]
+    state, start = resume(checkpoints, run.init(), cfg.to_json(), f"{run_dir} (hyper-agent)")
     write_json({"config": cfg.to_json()}, run.run_dir / "hyper.json")
     log_path = run.run_dir / "hyper_log.jsonl"
-    kept = [x for x in (log_path.read_text().splitlines() if log_path.exists() else []) if json.loads(x)["epoch"] < start]
-    log_path.write_text("".join(x + "\n" for x in kept))
+    truncate_log(log_path, start)
     epochs = range(start, cfg.epochs if stop_after is None else min(cfg.epochs, stop_after))
     if progress:
         from tqdm.auto import tqdm

@@ -16,8 +16,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from hftjax.env.dataset import load_split
+from hftjax.checkpoint import Checkpoints, resume, truncate_log
 from hftjax.io import write_json
-from hftjax.subagent.checkpoint import Checkpoints
 from hftjax.subagent.config import SubAgentConfig
 from hftjax.subagent.epoch import train_epoch
 from hftjax.subagent.population import build_population, init_member, member_keys
@@ -86,18 +86,11 @@ def train_subagents(cfg: SubAgentConfig, data_dir: str | Path, run_dir: str | Pa
     run_dir = Path(run_dir)
     trainer = SubAgentTrainer(cfg, data_dir)
     checkpoints = Checkpoints(run_dir / "checkpoints")
-    state, start = trainer.init(), 0
-    if checkpoints.latest_epoch() is not None:
-        state, meta = checkpoints.restore(checkpoints.latest_epoch(), state)
-        if meta["config"] != json.loads(json.dumps(cfg.to_json())):
-            raise ValueError(f"{run_dir} holds a run with another configuration; use a new --out")
-        start = meta["epoch"]
+    state, start = resume(checkpoints, trainer.init(), cfg.to_json(), str(run_dir))
     write_json({"config": cfg.to_json(), "members": trainer.members, "data_dir": str(data_dir)},
                run_dir / "subagents.json")
     log_path, writer = run_dir / "subagents_log.jsonl", _tensorboard(run_dir)
-    kept = [line for line in (log_path.read_text().splitlines() if log_path.exists() else [])
-            if json.loads(line)["epoch"] < start]
-    log_path.write_text("".join(line + "\n" for line in kept))
+    truncate_log(log_path, start)
     end = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     epochs = range(start, end)
     if progress:

@@ -1,7 +1,8 @@
-"""Orbax checkpoints of a population: params, target params, optimizer state, replay, RNG, epoch."""
+"""Orbax checkpoints of a trained population (params, optimizer state, replay, RNG, epoch) and resuming."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jax
@@ -39,3 +40,21 @@ class Checkpoints:
 
     def close(self) -> None:
         self.manager.close()
+
+
+def resume(checkpoints: Checkpoints, fresh, config: dict, what: str) -> tuple[object, int]:
+    """(state, first epoch to run): the newest checkpoint when there is one, else ``fresh``.
+    A checkpoint written under another configuration is refused."""
+    epoch = checkpoints.latest_epoch()
+    if epoch is None:
+        return fresh, 0
+    state, meta = checkpoints.restore(epoch, fresh)
+    if meta["config"] != json.loads(json.dumps(config)):
+        raise ValueError(f"{what} holds a run with another configuration; use a new run directory")
+    return state, meta["epoch"]
+
+
+def truncate_log(path: Path, start: int) -> None:
+    """Keep only the JSONL lines of epochs before ``start`` (a resumed run rewrites the rest)."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    path.write_text("".join(x + "\n" for x in lines if json.loads(x)["epoch"] < start))
