@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 import re
 from pathlib import Path
@@ -25,6 +26,7 @@ def environment() -> dict:
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "device": f"{devices[0].platform}: {devices[0].device_kind} x{len(devices)}",
         "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
         "python": platform.python_version(),
         "jax": jax.__version__,
         "numpy": np.__version__,
