@@ -45,7 +45,7 @@ def record(name: str, title: str, rows: list[dict], env: dict | None = None) -> 
 
 
 def _markdown_table(rows: list[dict]) -> str:
-    cols = list(rows[0])
+    cols = list(dict.fromkeys(k for r in rows for k in r))  # every key, in first-seen order
     fmt = lambda v: f"{v:,.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in cols) + " |" for r in rows]
