@@ -59,7 +59,8 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     metrics = evaluate(args.run_dir, args.split)
     print(format_summary({args.split: metrics}))
-    print(f"wrote {Path(args.run_dir) / 'results' / 'metrics.json'} and {args.split}_positions.parquet")
+    name = "metrics.json" if args.split == "test" else f"metrics_{args.split}.json"
+    print(f"wrote {Path(args.run_dir) / 'results' / name} and {args.split}_positions.parquet")
 
 
 def _run(args: argparse.Namespace) -> None:

@@ -1,5 +1,6 @@
 """``evaluate``: the paper's metrics for MacroHFT and buy-and-hold on a split, plus positions
-and rewards. Also reported, to judge the hyper-agent: the equal-weight mix of the six
+and rewards (``results/metrics.json`` for the test split, ``metrics_<split>.json`` for others,
+and ``results/<split>_positions.parquet``). Also reported, to judge the hyper-agent: the equal-weight mix of the six
 sub-agents and the best single sub-agent on the split (chosen after the fact, an upper bound)."""
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict:
                "equal_weight_mix": _summary(equal), "best_single_subagent": _summary(best_single),
                "hyper_best_epoch": [int(e) for e in np.asarray(state.best_epoch)]}
     out = run_dir / "results"
-    write_json(metrics, out / "metrics.json")
+    write_json(metrics, out / ("metrics.json" if split == "test" else f"metrics_{split}.json"))
     columns = {"timestamp": table["timestamp"].slice(0, len(close) - 1), "close": pa.array(close[:-1])}
     for i, s in enumerate(seeds):
         columns[f"position_seed{s}"] = pa.array(actions[i] * sc.max_holding / (sc.levels - 1))

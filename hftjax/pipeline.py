@@ -11,7 +11,6 @@ Presets:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from hftjax.errors import ConfigError
@@ -55,7 +54,6 @@ def run_pipeline(out: str | Path, *, preset: str = "default", data: list[str] | 
     train_hyper(out, hyper_cfg, progress=progress)
     metrics = {split: evaluate(out, split) for split in ("valid", "test")}
     write_json(metrics, out / "results" / "summary.json")
-    metrics["test"] = json.loads((out / "results" / "metrics.json").read_text())
     return metrics
 
 

@@ -18,7 +18,7 @@ from hftjax.pipeline import PRESETS
 
 ARTIFACTS = ["run.json", "data/manifest.json", "data/train.parquet", "subagents.json", "subagents_log.jsonl",
              "checkpoints", "subagents_best", "hyper.json", "hyper_log.jsonl", "hyper_checkpoints",
-             "results/metrics.json", "results/summary.json", "results/test_positions.parquet",
+             "results/metrics.json", "results/metrics_valid.json", "results/summary.json", "results/test_positions.parquet",
              "results/valid_positions.parquet"]
 
 
