@@ -1,8 +1,10 @@
 """Does the hyper-agent beat its parts? ``hftjax run`` (default preset) with 3 seeds on the
 synthetic market with regime switches; on the whole validation split compare the hyper-agent's
 return rate with the best single sub-agent and the equal-weight mix of the six (same seed).
+Then diagnose the mixtures on the validation split: the hyper-agent's mean weights, and for each
+sub-agent the share of states (starting flat) where it prefers buying to staying flat.
 
-    python -m benchmarks.hyper_comparison [--preset default] [--out DIR]
+    python -m benchmarks.hyper_comparison [--preset default] [--out DIR]   (an existing DIR is reused)
 """
 
 from __future__ import annotations
@@ -12,8 +14,34 @@ import tempfile
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
 from benchmarks.common import record
+from hftjax.hyper.run import load_hyper
 from hftjax.pipeline import run_pipeline
+from hftjax.subagent.config import AGENTS
+
+
+def diagnose(run_dir: Path) -> list[dict]:
+    """Per seed: mean mixing weights and each agent's buy-from-flat preference on the valid split."""
+    state, run = load_hyper(run_dir)
+    market, tables = run.market("valid")
+    rows = jnp.arange(market.num_rows - 1)
+    out = []
+    for i, seed in enumerate(run.cfg.seeds):
+        params = jax.tree.map(lambda x: x[i], state.best_params)
+        weights, _ = run.setup.net.apply(params, market.single[rows], market.trend[rows], market.context[rows],
+                                         jnp.zeros_like(rows))
+        advantage = np.asarray(tables[i])[:-1, 0, :, 1] - np.asarray(tables[i])[:-1, 0, :, 0]  # buy - stay, from flat
+        mean_weights = np.asarray(weights).mean(0)
+        out.append({"seed": seed,
+                    **{f"weight_{a}": float(w) for a, w in zip(AGENTS, mean_weights)},
+                    **{f"buys_{a}": float(s) for a, s in zip(AGENTS, (advantage > 0).mean(0))},
+                    "equal_mix_buys": float((advantage.mean(1) > 0).mean()),
+                    "hyper_buys": float(((np.asarray(weights) * advantage).sum(1) > 0).mean())})
+    return out
 
 
 def main() -> None:
@@ -40,6 +68,10 @@ def main() -> None:
             print(rows[-1], flush=True)
     rows.append({"split": f"(preset {args.preset}, wall {wall:.0f} s, run dir {out})"})
     print(record("hyper_comparison", "Hyper-agent vs best single sub-agent vs equal-weight mix (return rate on the split)", rows))
+    diagnosis = diagnose(out)
+    for row in diagnosis:
+        print(row)
+    print(record("hyper_diagnosis", "Why: mixing weights and buy-from-flat preferences (share of valid states)", diagnosis))
 
 
 if __name__ == "__main__":
