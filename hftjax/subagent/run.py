@@ -87,7 +87,7 @@ def train_subagents(cfg: SubAgentConfig, data_dir: str | Path, run_dir: str | Pa
     trainer = SubAgentTrainer(cfg, data_dir)
     checkpoints = Checkpoints(run_dir / "checkpoints")
     state, start = resume(checkpoints, trainer.init(), cfg.to_json(), str(run_dir))
-    write_json({"config": cfg.to_json(), "members": trainer.members, "data_dir": str(data_dir)},
+    write_json({"config": cfg.to_json(), "members": trainer.members, "data_dir": str(Path(data_dir).resolve())},
                run_dir / "subagents.json")
     log_path, writer = run_dir / "subagents_log.jsonl", _tensorboard(run_dir)
     truncate_log(log_path, start)
