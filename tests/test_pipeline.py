@@ -37,21 +37,24 @@ def test_run_produces_every_artifact(smoke_run):
 
 
 def test_metrics_agree_with_positions(smoke_run):
+    """metrics.json equals the paper metrics recomputed from the written positions with simulate."""
+    from hftjax.env import simulate
+    from hftjax.metrics import paper_metrics
+
     metrics = json.loads((smoke_run / "results" / "metrics.json").read_text())
     assert metrics["split"] == "test"
     trades = pq.read_table(smoke_run / "results" / "test_positions.parquet")
-    rewards = trades["reward_seed0"].to_numpy()
-    macro = metrics["macrohft"]["per_seed"][0]
-    positions = trades["position_seed0"].to_numpy()
-    assert macro["trades"] == int(np.count_nonzero(np.diff(np.r_[0.0, positions])))
-    if macro["TR"] != 0.0:  # TR = final balance / required money
-        assert np.sign(macro["TR"]) == np.sign(rewards.sum())
-    bh = metrics["buy_and_hold"]
-    close = trades["close"].to_numpy()
-    assert bh["TR"] == pytest.approx(metrics["max_holding"] * (close[-1] - close[0]) /
-                                     (metrics["max_holding"] * close[0] * (1 + metrics["fee"])), rel=0.05)
-    for key in ("TR", "AVOL", "MDD", "ASR", "ACR", "ASoR"):
-        assert np.isfinite(metrics["macrohft"]["mean"][key]) or metrics["macrohft"]["mean"][key] in (np.inf, -np.inf)
+    close = pq.read_table(smoke_run / "data" / "test.parquet")["close"].to_numpy()
+    np.testing.assert_array_equal(trades["close"].to_numpy(), close[:-1])
+    actions = np.rint(trades["position_seed0"].to_numpy() / metrics["max_holding"]).astype(int)
+    sim = simulate(close, actions, fee=metrics["fee"], max_holding=metrics["max_holding"])
+    np.testing.assert_allclose(trades["reward_seed0"].to_numpy(), sim["rewards"], rtol=1e-5, atol=1e-6)
+    expected = paper_metrics(np.asarray(sim["rewards"], np.float64), float(sim["required_money"]), actions,
+                             initial_action=0)
+    for key, value in expected.items():
+        assert metrics["macrohft"]["per_seed"][0][key] == pytest.approx(value, rel=1e-4, abs=1e-9), key
+    hold = simulate(close, np.ones(len(close) - 1, int), fee=metrics["fee"], max_holding=metrics["max_holding"])
+    assert metrics["buy_and_hold"]["TR"] == pytest.approx(float(hold["return_rate"]), rel=1e-4)
 
 
 def copy_subagents(run, to):
