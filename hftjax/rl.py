@@ -40,3 +40,17 @@ def apply_gradients(optimizer, params, target_params, opt_state, grads, tau):
     updates, opt_state = optimizer.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
     return params, optax.incremental_update(params, target_params, tau), opt_state
+
+
+def tree_select(cond, on_true, on_false):
+    """Leaf-wise ``jnp.where(cond, on_true, on_false)`` over two pytrees of the same structure."""
+    return jax.tree.map(lambda a, b: jnp.where(cond, a, b), on_true, on_false)
+
+
+def keep_best(state, score):
+    """Keep ``state.params`` as the best if ``score`` beats every earlier epoch (``state.epoch``
+    counts the epochs done). A NaN score (nothing to validate on) keeps the latest epoch."""
+    better = (score > state.best_score) | jnp.isnan(score)
+    return state.replace(best_params=tree_select(better, state.params, state.best_params),
+                         best_score=jnp.where(better, score, state.best_score),
+                         best_epoch=jnp.where(better, state.epoch - 1, state.best_epoch))

@@ -14,6 +14,7 @@ from flax import struct
 
 from hftjax.env.accounting import position, return_rate, trade
 from hftjax.env.params import EnvParams
+from hftjax.rl import tree_select
 
 
 @struct.dataclass
@@ -109,6 +110,6 @@ def step(key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams):
     """
     after, reward, terminated, info = transition(state, action, params)
     fresh = random_start_state(key, params)
-    state = jax.tree.map(lambda a, b: jnp.where(terminated, a, b), fresh, after)
+    state = tree_select(terminated, fresh, after)
     info["final_observation"] = observe(after, params)
     return observe(state, params), state, reward, terminated, jnp.zeros_like(terminated), info

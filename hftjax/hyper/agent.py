@@ -23,7 +23,8 @@ from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.memory import Memory, memory_init, memory_reencode, memory_step
 from hftjax.hyper.network import HyperAgentNet, mix_q
 from hftjax.replay import Replay, replay_add, replay_init, replay_sample
-from hftjax.rl import apply_gradients, kl_to_teacher, linear_epsilon, make_optimizer, set_learning_rate, take
+from hftjax.rl import (apply_gradients, kl_to_teacher, linear_epsilon, make_optimizer, set_learning_rate, take,
+                       tree_select)
 
 
 @struct.dataclass
@@ -125,12 +126,12 @@ def hyper_epoch(setup: HyperSetup, state: HyperState, table, market: MarketData)
             own_q = reward + c.gamma * (1.0 - done) * q_next[0].max()
             if c.memory:
                 q_memory, stepped = memory_step(memory, keys[0], action, own_q, envs.row, envs.prev_action, k=c.top_k)
-                memory = jax.tree.map(lambda a, b: jnp.where(active, a, b), stepped, memory)
+                memory = tree_select(active, stepped, memory)
             else:
                 q_memory = own_q
             item = HyperTransition(envs.row, envs.prev_action, action, reward, done, q_memory)
             replay = replay_add(replay, jax.tree.map(lambda x: x[None], item), active[None])
-            envs = jax.tree.map(lambda a, b: jnp.where(active, a, b), after, envs)
+            envs = tree_select(active, after, envs)
             return (envs, memory, replay, key), reward * active
         return one_step
 
@@ -141,8 +142,7 @@ def hyper_epoch(setup: HyperSetup, state: HyperState, table, market: MarketData)
         if c.memory:  # the reference re-encodes every key once the memory is full
             fresh = net.apply(params, market.single[memory.row], market.trend[memory.row], memory.prev_action,
                               method=HyperAgentNet.encode)
-            memory = jax.tree.map(lambda a, b: jnp.where(memory.count == memory.capacity, a, b),
-                                  memory_reencode(memory, fresh), memory)
+            memory = tree_select(memory.count == memory.capacity, memory_reencode(memory, fresh), memory)
         key, k_updates = jax.random.split(key)
 
         def learn(x):

@@ -24,6 +24,7 @@ from hftjax.hyper.agent import HyperSetup, greedy_rollout, hyper_epoch, init_hyp
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.subq import sub_q_table
 from hftjax.io import write_json
+from hftjax.rl import keep_best
 from hftjax.subagent.config import AGENTS, load_config
 from hftjax.subagent.population import subagent_net
 
@@ -113,11 +114,7 @@ def hyper_rollouts(setup, params, tables, market):
 def hyper_validate(setup, state, tables, market):
     def one(s, table):
         _, _, acc = greedy_rollout(setup, lambda rows, prev: q_mix(setup, s.params, market, table, rows, prev)[0], market)
-        score = acc["return_rate"]
-        better = score > s.best_score
-        pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(better, x, y), a, b)  # noqa: E731
-        return s.replace(best_params=pick(s.params, s.best_params), best_score=jnp.where(better, score, s.best_score),
-                         best_epoch=jnp.where(better, s.epoch - 1, s.best_epoch)), score
+        return keep_best(s, acc["return_rate"]), acc["return_rate"]
     return jax.vmap(one)(state, tables)
 
 

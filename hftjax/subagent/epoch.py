@@ -17,7 +17,7 @@ from hftjax.env.core import start_state, transition
 from hftjax.env.market import MarketData
 from hftjax.env.params import EnvParams
 from hftjax.replay import replay_add, replay_sample
-from hftjax.rl import make_optimizer
+from hftjax.rl import make_optimizer, tree_select
 from hftjax.subagent.learner import Transition, act, epsilon, update
 from hftjax.subagent.population import MemberSpec, MemberState, Setup
 
@@ -60,7 +60,7 @@ def train_epoch(setup: Setup, state: MemberState, spec: MemberSpec, market: Mark
             episode = order[jnp.minimum(slot, setup.max_train - 1)]
             starts = jax.random.randint(k_start, slots.shape, 0, c.levels)
             fresh = jax.vmap(start_state, (0, 0, None))(episode, starts, params_env)
-            envs = jax.tree.map(lambda a, b: jnp.where(t % ep_steps == 0, a, b), fresh, envs)
+            envs = tree_select(t % ep_steps == 0, fresh, envs)
             actions = act(net, params, market, k_act, envs.row, envs.prev_action, eps, c.levels)
             after, reward, done, _ = jax.vmap(transition, (0, 0, None))(envs, actions, params_env)
             replay = replay_add(replay, Transition(envs.row, envs.prev_action, actions, reward, done), active)
@@ -82,7 +82,7 @@ def train_epoch(setup: Setup, state: MemberState, spec: MemberSpec, market: Mark
                 new_p, new_tp, new_os, metrics = update(net, optimizer, *carry, market,
                                                         replay_sample(replay, k, c.batch_size), spec.hp)
                 keep = j < n_updates
-                carry = jax.tree.map(lambda a, b: jnp.where(keep, a, b), (new_p, new_tp, new_os), carry)
+                carry = tree_select(keep, (new_p, new_tp, new_os), carry)
                 return carry, jax.tree.map(lambda m: m * keep, metrics)
             inputs = (jnp.arange(c.updates_per_iteration), jax.random.split(k_updates, c.updates_per_iteration))
             carry, metrics = jax.lax.scan(one_update, x, inputs)

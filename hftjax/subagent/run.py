@@ -21,7 +21,8 @@ from hftjax.io import write_json
 from hftjax.subagent.config import SubAgentConfig
 from hftjax.subagent.epoch import train_epoch
 from hftjax.subagent.population import build_population, init_member, member_keys
-from hftjax.subagent.validation import keep_best, validate
+from hftjax.rl import keep_best
+from hftjax.subagent.validation import validate
 
 
 class SubAgentTrainer:

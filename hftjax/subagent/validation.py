@@ -35,12 +35,3 @@ def validate(setup: Setup, state: MemberState, spec: MemberSpec, market: MarketD
     rates, mask = greedy_return_rates(setup, state.params, spec.valid_starts, spec.num_valid, market)
     return jnp.sum(rates * mask) / jnp.sum(mask)
 
-
-def keep_best(state: MemberState, score) -> MemberState:
-    """Keep these params if they beat every earlier epoch. With no validation chunk (NaN
-    score) the latest epoch is kept."""
-    better = (score > state.best_score) | jnp.isnan(score)
-    pick = lambda new, old: jax.tree.map(lambda a, b: jnp.where(better, a, b), new, old)  # noqa: E731
-    return state.replace(best_params=pick(state.params, state.best_params),
-                         best_score=jnp.where(better, score, state.best_score),
-                         best_epoch=jnp.where(better, state.epoch - 1, state.best_epoch))
