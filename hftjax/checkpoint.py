@@ -1,12 +1,20 @@
-"""Orbax checkpoints of a trained population (params, optimizer state, replay, RNG, epoch) and resuming."""
+"""Orbax checkpoints of a trained population (params, optimizer state, replay, RNG, epoch) and resuming.
+
+Checkpoint ``N`` in ``RUN_DIR/<checkpoints>/N`` holds the state after N epochs. An unreadable
+checkpoint is reported by path, with the earlier ones to resume from (``--resume-from N``);
+resuming from an earlier one moves the later ones aside to ``<checkpoints>.discarded/``.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jax
 import orbax.checkpoint as ocp
+
+from hftjax.errors import ConfigError, RunDirError
 
 
 def _to_disk(state):
@@ -18,11 +26,19 @@ def _from_disk(state):
 
 
 class Checkpoints:
-    """Per-epoch checkpoints in ``RUN_DIR/checkpoints/<epoch>`` (the newest ``keep`` are kept)."""
+    """Per-epoch checkpoints in ``directory/<epoch>`` (the newest ``keep`` are kept)."""
 
     def __init__(self, directory: str | Path, keep: int = 2):
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
-        self.manager = ocp.CheckpointManager(Path(directory).resolve(), options=options)
+        self.directory = Path(directory).resolve()
+        self.keep = keep
+        self._open()
+
+    def _open(self) -> None:
+        options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True)
+        self.manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def epochs(self) -> list[int]:
+        return sorted(self.manager.all_steps())
 
     def latest_epoch(self) -> int | None:
         return self.manager.latest_step()
@@ -33,24 +49,64 @@ class Checkpoints:
         self.manager.wait_until_finished()
 
     def restore(self, epoch: int, like) -> tuple[object, dict]:
+        """The checkpoint of ``epoch``; an unreadable one raises ``RunDirError`` naming it."""
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_disk(like))
-        out = self.manager.restore(epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
-                                                                  meta=ocp.args.JsonRestore()))
+        try:
+            out = self.manager.restore(epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
+                                                                      meta=ocp.args.JsonRestore()))
+        except Exception as e:  # orbax/tensorstore raise many types for a damaged file
+            earlier = [e for e in self.epochs() if e < epoch]
+            hint = (f"resume from an earlier one with --resume-from {earlier[-1]} (available: "
+                    f"{', '.join(map(str, earlier))}) or start over with --resume-from 0" if earlier
+                    else "start over with --resume-from 0")
+            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise RunDirError(self.directory / str(epoch), f"checkpoint cannot be read ({reason}); {hint}") from e
         return _from_disk(out.state), out.meta
+
+    def discard_after(self, epoch: int) -> list[Path]:
+        """Move the checkpoints of later epochs to ``<directory>.discarded/`` (never deleted)."""
+        later = [e for e in self.epochs() if e > epoch]
+        if not later:
+            return []
+        self.manager.close()
+        aside = self.directory.with_name(self.directory.name + ".discarded")
+        moved = []
+        for e in later:
+            target = aside / str(e)
+            n = 1
+            while target.exists():
+                target, n = aside / f"{e}.{n}", n + 1
+            aside.mkdir(exist_ok=True)
+            shutil.move(self.directory / str(e), target)
+            moved.append(target)
+        self._open()
+        return moved
 
     def close(self) -> None:
         self.manager.close()
 
 
-def resume(checkpoints: Checkpoints, fresh, config: dict, what: str) -> tuple[object, int]:
-    """(state, first epoch to run): the newest checkpoint when there is one, else ``fresh``.
-    A checkpoint written under another configuration is refused."""
+def resume(checkpoints: Checkpoints, fresh, config: dict, what: str,
+           resume_from: int | None = None) -> tuple[object, int]:
+    """(state, first epoch to run): the newest checkpoint (or that of ``resume_from`` epochs;
+    0 starts over) when there is one, else ``fresh``. A checkpoint written under another
+    configuration is refused."""
+    if resume_from is not None:
+        if resume_from != 0 and resume_from not in checkpoints.epochs():
+            available = ", ".join(map(str, checkpoints.epochs())) or "none"
+            raise ConfigError("--resume-from", f"{checkpoints.directory} has no checkpoint {resume_from} "
+                                               f"(available: {available}; 0 starts over)")
+        checkpoints.discard_after(resume_from)
     epoch = checkpoints.latest_epoch()
     if epoch is None:
         return fresh, 0
     state, meta = checkpoints.restore(epoch, fresh)
-    if meta["config"] != json.loads(json.dumps(config)):
-        raise ValueError(f"{what} holds a run with another configuration; use a new run directory")
+    config = json.loads(json.dumps(config))
+    if meta["config"] != config:
+        changed = sorted(k for k in config.keys() | meta["config"].keys() if config.get(k) != meta["config"].get(k))
+        raise RunDirError(checkpoints.directory.parent, f"holds a {what} run with another configuration "
+                                                        f"(differs in {', '.join(changed)}); give --out a new "
+                                                        "directory to train this one beside it")
     return state, meta["epoch"]
 
 

@@ -1,13 +1,18 @@
-"""``hftjax`` command line: ``synth``, ``prepare`` and ``bench``."""
+"""hftjax: MacroHFT in JAX. Commands: synth, prepare, train-subagents, train-hyper, evaluate, run, bench.
+
+A user error (bad data, option or run directory) prints one line and exits with 2; -v shows the traceback."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import runpy
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
-from hftjax.errors import ConfigError, DataError
+from hftjax.errors import ConfigError, UserError
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -36,7 +41,8 @@ def _train_subagents(args: argparse.Namespace) -> None:
     from hftjax.subagent.run import train_subagents
 
     cfg = load_config(args.config, args.overrides, **({"mode": args.mode} if args.mode else {}))
-    state, trainer = train_subagents(cfg, args.data_dir, args.out, progress=not args.quiet)
+    state, trainer = train_subagents(cfg, args.data_dir, args.out, resume_from=args.resume_from,
+                                     progress=not args.quiet)
     for i, m in enumerate(trainer.members):
         print(f"  {m['agent']:<8} seed {m['seed']}: best epoch {int(state.best_epoch[i])}, "
               f"validation return rate {float(state.best_score[i]):+.4f}")
@@ -45,12 +51,15 @@ def _train_subagents(args: argparse.Namespace) -> None:
 
 def _train_hyper(args: argparse.Namespace) -> None:
     from hftjax.hyper.config import load_hyper_config
-    from hftjax.hyper.run import train_hyper
+    from hftjax.hyper.run import hyper_config_of, train_hyper
 
-    state, run = train_hyper(args.run_dir, load_hyper_config(args.config, args.overrides), progress=not args.quiet)
+    base = None if args.defaults else hyper_config_of(args.run_dir)
+    cfg = load_hyper_config(args.config, args.overrides, **(base.to_json() if base else {}))
+    state, run = train_hyper(args.run_dir, cfg, out=args.out, resume_from=args.resume_from, progress=not args.quiet)
     for i, seed in enumerate(run.cfg.seeds):
         print(f"  hyper-agent seed {seed}: best epoch {int(state.best_epoch[i])}, "
               f"validation return rate {float(state.best_score[i]):+.4f}")
+    print(f"hyper-agent directory: {args.out or args.run_dir} (evaluate it with hftjax evaluate)")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -87,9 +96,16 @@ def _bench(args: argparse.Namespace) -> None:
     runpy.run_module(f"benchmarks.{BENCHMARKS[args.name]}", run_name="__main__")
 
 
+RESUME_HELP = "resume from the checkpoint after N epochs (0: start over); later checkpoints are moved aside"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hftjax", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of an error")
+    common = argparse.ArgumentParser(add_help=False)  # -v after the command name too
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser = functools.partial(sub.add_parser, parents=[common])
 
     p = sub.add_parser("synth", help="generate a synthetic 1-minute market with a 5-level book")
     p.add_argument("--rows", type=int, default=525_600, help="number of 1-minute bars (default: one year)")
@@ -115,19 +131,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory (rerun to resume from its checkpoints)")
     p.add_argument("--config", help="JSON or TOML file of SubAgentConfig options")
     p.add_argument("--mode", choices=["faithful", "fast"], help="faithful: one episode at a time; fast: parallel episodes")
+    p.add_argument("--resume-from", type=int, metavar="N", help=RESUME_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. epochs=5 seeds=[0,1,2]")
     p.set_defaults(run=_train_subagents)
 
     p = sub.add_parser("train-hyper", help="train the hyper-agent over a run's frozen sub-agents")
-    p.add_argument("run_dir", help="run directory of hftjax train-subagents")
-    p.add_argument("--config", help="JSON or TOML file of HyperConfig options")
+    p.add_argument("run_dir", help="run directory of hftjax train-subagents (or hftjax run)")
+    p.add_argument("--out", help="write the hyper-agent here instead of RUN_DIR (an ablation beside the main result)")
+    p.add_argument("--config", help="JSON or TOML file of HyperConfig options (applied over RUN_DIR's own)")
+    p.add_argument("--defaults", action="store_true",
+                   help="start from the HyperConfig defaults, not from the config RUN_DIR was trained with")
+    p.add_argument("--resume-from", type=int, metavar="N", help=RESUME_HELP)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. epochs=5 memory=false seeds=[0,1,2]")
     p.set_defaults(run=_train_hyper)
 
     p = sub.add_parser("evaluate", help="paper metrics of MacroHFT and buy-and-hold on a split")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run directory, or a train-hyper --out directory (results go to DIR/results)")
     p.add_argument("--split", default="test")
     p.set_defaults(run=_evaluate)
 
@@ -153,11 +174,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:  # key=value overrides may come after options
         args.overrides = [*args.overrides, *extra]
+    default_format = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_, **__: f"hftjax {args.command}: warning: {message}\n"
     try:
         args.run(args)
-    except (DataError, ConfigError) as err:
+    except (UserError, OSError) as err:
+        if args.verbose:
+            traceback.print_exc()
         print(f"hftjax {args.command}: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = default_format
     return 0
 
 

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from hftjax.hyper.run import baseline_rollouts, load_hyper
 from hftjax.io import write_json, write_parquet
 from hftjax.metrics import buy_and_hold_rewards, paper_metrics
+from hftjax.rundir import run_lock
 from hftjax.subagent.config import AGENTS
 
 
@@ -24,8 +25,15 @@ def _summary(per_seed: list[dict]) -> dict:
 
 
 def evaluate(run_dir: str | Path, split: str = "test") -> dict:
+    """Metrics of the hyper-agent in ``run_dir`` (a ``run`` directory or a ``train-hyper --out``
+    one) on ``split``, written under ``run_dir/results``."""
     run_dir = Path(run_dir)
     state, run = load_hyper(run_dir)
+    with run_lock(run_dir):
+        return _evaluate(run_dir, split, state, run)
+
+
+def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     market, tables = run.market(split)
     actions, rewards, acc = jax.tree.map(np.asarray, run.rollout(state.best_params, split))
     (eq_actions, eq_rewards, eq_acc), (one_actions, one_rewards, one_acc) = jax.tree.map(

@@ -43,7 +43,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling directory; it replaces ``path`` only if the block succeeds."""
+    """Yield a temporary sibling directory; it replaces ``path`` only if the block succeeds.
+    The old ``path`` is renamed aside first and removed only once the new one is in place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
@@ -51,9 +52,13 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         for child in tmp.rglob("*"):
             os.chmod(child, (0o777 if child.is_dir() else 0o666) & ~_umask())
+        old = None
         if path.exists():
-            shutil.rmtree(path)
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
         _publish(tmp, path, 0o777)
+        if old is not None:
+            shutil.rmtree(old)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -1,13 +1,43 @@
-"""Reading options for a config dataclass: preset, then a JSON/TOML file, then ``key=value``."""
+"""Reading and checking the options of a config dataclass.
+
+Values come from a preset, then a JSON/TOML file, then ``key=value`` overrides. Every field is
+then checked where the config is built (``check_fields`` in ``__post_init__``): first its type,
+from the dataclass annotation, then its allowed range. Each failure is a :class:`ConfigError`
+that names the key and the allowed values.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
+import types
+import typing
 from pathlib import Path
+from typing import Any, Callable
 
 from hftjax.errors import ConfigError
+
+# (predicate on the value, what is allowed) for the options both agents share
+Rule = tuple[Callable[[Any], bool], str]
+COMMON_RULES: dict[str, Rule] = {
+    "epochs": (lambda v: v >= 1, "an integer >= 1"),
+    "steps_per_iteration": (lambda v: v >= 1, "an integer >= 1"),
+    "updates_per_iteration": (lambda v: v >= 0, "an integer >= 0"),
+    "batch_size": (lambda v: v >= 1, "an integer >= 1"),
+    "learning_starts": (lambda v: v >= 0, "an integer >= 0"),
+    "hidden": (lambda v: v >= 1, "an integer >= 1"),
+    "grad_clip": (lambda v: v > 0, "a number > 0"),
+    "lr": (lambda v: v > 0, "a number > 0"),
+    "gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "tau": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "epsilon_start": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "epsilon_end": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "epsilon_decay_epochs": (lambda v: v >= 0, "a number >= 0"),
+    "seeds": (lambda v: len(v) >= 1 and len(set(v)) == len(v), "a non-empty list of distinct integers, e.g. [0,1,2]"),
+    "warn_loss_above": (lambda v: v > 0, "a number > 0"),
+}
 
 
 def read_options(path, overrides, config_class, preset: dict) -> dict:
@@ -15,12 +45,11 @@ def read_options(path, overrides, config_class, preset: dict) -> dict:
     each name checked against the fields of ``config_class``."""
     values: dict = dict(preset)
     if path is not None:
-        text = Path(path).read_text()
-        values.update(tomllib.loads(text) if str(path).endswith(".toml") else json.loads(text))
+        values.update(read_config_file(path))
     for item in overrides:
         key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError(item, "overrides are key=value")
+        if not sep or not key:
+            raise ConfigError(item, "overrides are key=value, e.g. lr=3e-4")
         try:
             values[key] = json.loads(raw)
         except json.JSONDecodeError:
@@ -30,3 +59,78 @@ def read_options(path, overrides, config_class, preset: dict) -> dict:
         if key not in fields:
             raise ConfigError(key, f"unknown option; known: {', '.join(sorted(fields))}")
     return values
+
+
+def read_config_file(path) -> dict:
+    """A JSON or TOML (by ``.toml`` suffix) file of options, as a dict."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError("--config", f"file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError("--config", f"cannot read {path}: {e}") from None
+    try:
+        values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError("--config", f"{path} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("--config", f"{path} is not valid TOML: {e}") from None
+    if not isinstance(values, dict):
+        raise ConfigError("--config", f"{path} must hold an object of options, got {type(values).__name__}")
+    return values
+
+
+def check_fields(config, rules: dict[str, Rule]) -> None:
+    """Coerce every field of a frozen config dataclass to its annotated type (lists become
+    tuples, integers become floats where a float is expected), then apply ``rules``."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        try:
+            object.__setattr__(config, f.name, coerce(f.name, value, hints[f.name]))
+        except ConfigError:
+            if f.name not in rules:
+                raise
+            raise ConfigError(f.name, f"must be {rules[f.name][1]}, got {value!r}") from None
+    for name, (ok, allowed) in rules.items():
+        check(name, getattr(config, name), ok, allowed)
+
+
+def check(name: str, value, ok: Callable[[Any], bool], allowed: str) -> None:
+    if not ok(value):
+        raise ConfigError(name, f"must be {allowed}, got {value!r}")
+
+
+def coerce(name: str, value, hint):
+    """``value`` as type ``hint`` (bool, int, float, str, X | None, tuple[X, ...], tuple[X, Y])."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return coerce(name, value, inner)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(name, f"must be a list, e.g. {name}=[0,1,2], got {value!r}")
+        items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
+        if len(items) != len(value):
+            raise ConfigError(name, f"must be a list of {len(items)} items, got {value!r}")
+        return tuple(coerce(name, v, a) for v, a in zip(value, items))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(name, f"must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(name, f"must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(name, f"must be a finite number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(name, f"must be a string, got {value!r}")
+        return value
+    raise TypeError(f"option {name!r}: unsupported annotation {hint!r}")  # a programming error

@@ -11,14 +11,16 @@ Presets:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from hftjax.errors import ConfigError
+from hftjax.errors import ConfigError, RunDirError
 from hftjax.evaluate import evaluate
 from hftjax.hyper.config import load_hyper_config
 from hftjax.hyper.run import train_hyper
 from hftjax.io import write_json
 from hftjax.prepare import PrepareConfig, prepare
+from hftjax.rundir import claim_run_dir, run_lock
 from hftjax.subagent.config import load_config
 from hftjax.subagent.run import train_subagents
 from hftjax.synth import write_market
@@ -38,12 +40,23 @@ def run_pipeline(out: str | Path, *, preset: str = "default", data: list[str] | 
                  seeds: tuple[int, ...] = (0,), progress: bool = True) -> dict:
     if preset not in PRESETS:
         raise ConfigError("--preset", f"must be one of {', '.join(PRESETS)}, got {preset!r}")
-    p = PRESETS[preset]
-    out = Path(out)
+    out = claim_run_dir(out)
+    with run_lock(out):
+        return _run(out, PRESETS[preset], preset, data, seeds, progress)
+
+
+def _run(out: Path, p: dict, preset: str, data: list[str] | None, seeds: tuple[int, ...], progress: bool) -> dict:
     sub_cfg = load_config(seeds=list(seeds), **p["subagents"])
     hyper_cfg = load_hyper_config(seeds=list(seeds), **p["hyper"])
-    write_json({"preset": preset, "data": data, "seeds": list(seeds), "rows": p["rows"], "chunk_len": p["chunk_len"],
-                "subagents": sub_cfg.to_json(), "hyper": hyper_cfg.to_json()}, out / "run.json")
+    resolved = {"preset": preset, "data": data, "seeds": list(seeds), "rows": p["rows"], "chunk_len": p["chunk_len"],
+                "subagents": sub_cfg.to_json(), "hyper": hyper_cfg.to_json()}
+    if (out / "run.json").exists():
+        earlier = json.loads((out / "run.json").read_text())
+        changed = sorted(k for k in resolved.keys() | earlier.keys() if json.loads(json.dumps(resolved.get(k))) != earlier.get(k))
+        if changed:
+            raise RunDirError(out, f"holds a run made with other settings (differs in {', '.join(changed)}); "
+                                   "give --out a new directory")
+    write_json(resolved, out / "run.json")
     if data is None:
         if not (out / "market.parquet").exists():
             write_market(out / "market.parquet", p["rows"], seed=0)

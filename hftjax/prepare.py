@@ -27,6 +27,7 @@ from hftjax.errors import ConfigError
 from hftjax.features import (CONTEXT_WINDOW, FEATURE_VERSION, TREND_WINDOW, FeatureSet,
                              compute_features, resolve_feature_set)
 from hftjax.io import atomic_dir, write_json, write_parquet
+from hftjax.rundir import check_prepare_out
 from hftjax.splits import Splits, default_splits
 
 INDICATORS = {"slope": decompose.chunk_slopes, "vol": decompose.chunk_volatility}
@@ -102,6 +103,7 @@ def prepare(inputs: list[str | Path], out_dir: str | Path, config: PrepareConfig
     if config.chunk_len < 16:
         raise ConfigError("chunk_len", f"must be at least 16, got {config.chunk_len}")
     inputs = [Path(p) for p in inputs]
+    check_prepare_out(out_dir, inputs)
     segments, load_report = load_market(inputs, interval_ms=config.interval_ms,
                                         gap_policy=config.gap_policy,
                                         max_ffill_minutes=config.max_ffill_minutes)
@@ -125,8 +127,12 @@ def prepare(inputs: list[str | Path], out_dir: str | Path, config: PrepareConfig
     split_tables = {name: _split_table(data, *bounds) for name, bounds in splits.items()}
     for name, table in split_tables.items():
         if len(table["timestamp"]) < config.chunk_len:
-            raise ConfigError("--split", f"split {name!r} has {len(table['timestamp'])} rows after the "
-                                         f"feature warm-up, fewer than one chunk ({config.chunk_len})")
+            short = (f"split {name!r} has {len(table['timestamp'])} rows after the feature warm-up "
+                     f"({CONTEXT_WINDOW} rows per segment), fewer than one chunk ({config.chunk_len})")
+            if config.splits is None:
+                raise ConfigError("--chunk-len", f"with the default 70/15/15 split by time, {short}; give more "
+                                                 "data, a smaller --chunk-len or explicit --split NAME=START:END")
+            raise ConfigError("--split", short)
     train_labels = label_chunks(split_tables["train"], config.chunk_len, None)
     edges = {k: np.array(train_labels[k]["edges"]) for k in INDICATORS}
     with atomic_dir(out_dir) as tmp:

@@ -42,15 +42,32 @@ def apply_gradients(optimizer, params, target_params, opt_state, grads, tau):
     return params, optax.incremental_update(params, target_params, tau), opt_state
 
 
+def update_metrics(loss, parts: dict, grads) -> dict:
+    """Per-update metrics: the loss and its parts, the gradient norm, and ``nonfinite`` (1 when
+    the loss or the gradient is NaN or infinite: the divergence guard counts these)."""
+    grad_norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
+    bad = ~(jnp.isfinite(loss) & jnp.isfinite(grad_norm))
+    return {"loss": loss, **parts, "grad_norm": grad_norm, "nonfinite": bad.astype(jnp.float32)}
+
+
+def epoch_metrics(totals: dict, averaged: tuple[str, ...]) -> dict:
+    """Per-epoch metrics from per-update sums: ``averaged`` keys (and the gradient norm) as
+    means over the updates done, ``nonfinite`` as a count."""
+    updates = jnp.maximum(totals["updates"], 1)
+    return {"updates": totals["updates"], "nonfinite": totals["nonfinite"],
+            **{k: totals[k] / updates for k in (*averaged, "grad_norm")}}
+
+
 def tree_select(cond, on_true, on_false):
     """Leaf-wise ``jnp.where(cond, on_true, on_false)`` over two pytrees of the same structure."""
     return jax.tree.map(lambda a, b: jnp.where(cond, a, b), on_true, on_false)
 
 
-def keep_best(state, score):
+def keep_best(state, score, scored=True):
     """Keep ``state.params`` as the best if ``score`` beats every earlier epoch (``state.epoch``
-    counts the epochs done). A NaN score (nothing to validate on) keeps the latest epoch."""
-    better = (score > state.best_score) | jnp.isnan(score)
+    counts the epochs done). A NaN score never counts as best; a member with nothing to
+    validate on (``scored`` false) keeps its latest epoch."""
+    better = jnp.where(scored, score > state.best_score, True)
     return state.replace(best_params=tree_select(better, state.params, state.best_params),
                          best_score=jnp.where(better, score, state.best_score),
                          best_epoch=jnp.where(better, state.epoch - 1, state.best_epoch))

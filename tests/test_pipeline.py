@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import jax
@@ -58,8 +59,10 @@ def test_metrics_agree_with_positions(smoke_run):
 
 
 def copy_subagents(run, to):
-    """A fresh run directory that shares the smoke run's trained sub-agents."""
-    shutil.copy(run / "subagents.json", to / "subagents.json")
+    """A fresh run directory that shares the smoke run's trained sub-agents (and its data)."""
+    meta = json.loads((run / "subagents.json").read_text())
+    meta["data_dir"] = os.path.relpath(run / meta["data_dir"], to)
+    (to / "subagents.json").write_text(json.dumps(meta))
     shutil.copytree(run / "subagents_best", to / "subagents_best")
 
 

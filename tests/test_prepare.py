@@ -151,13 +151,15 @@ def test_bad_input_clear_error_and_nothing_written(tmp_path, capsys, case):
     corrupt(rows)
     src = write_csv(rows, tmp_path / f"{case}.csv")
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("previous run")  # an earlier result must survive a failed run
+    out.mkdir()  # an earlier output (as prepare recognises one) must survive a failed run
+    (out / "manifest.json").write_text('{"splits": {"train": {}}}')
+    (out / "train.parquet").write_text("previous run")
     assert main(["prepare", str(src), "--out", str(out), "--chunk-len", "16"]) == 2
     err = capsys.readouterr().err
     assert src.name in err and f"row {row}" in err and repr(column) in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([src.name, "out"])
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "train.parquet"]
+    assert (out / "train.parquet").read_text() == "previous run"
 
 
 def test_conflicting_duplicate_and_missing_column(tmp_path, capsys):
@@ -177,7 +179,8 @@ def test_conflicting_duplicate_and_missing_column(tmp_path, capsys):
 def test_bad_options_name_the_option(tmp_path, capsys):
     src = write_table(random_book_table(3_000, seed=1), tmp_path / "bars.parquet")
     assert main(["prepare", str(src), "--out", str(tmp_path / "d"), "--chunk-len", "4320"]) == 2
-    assert "--split" in capsys.readouterr().err  # the training split is shorter than one chunk
+    err = capsys.readouterr().err  # the default split leaves splits shorter than one chunk
+    assert "default 70/15/15" in err and "--chunk-len" in err and "option '--split'" not in err
     assert main(["prepare", str(src), "--out", str(tmp_path / "d"), "--split", "valid=2022-01-01:"]) == 2
     assert "'train' split is required" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()

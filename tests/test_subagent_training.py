@@ -13,6 +13,7 @@ import pytest
 
 from hftjax.cli import main
 from hftjax.env import episode_teacher, market_from_arrays
+from hftjax.errors import RunDirError
 from hftjax.subagent.config import load_config
 from hftjax.subagent.epoch import train_epoch
 from hftjax.subagent.population import build_population, init_member, member_keys
@@ -61,7 +62,7 @@ def test_resume_equals_uninterrupted(data_dir, reference_run, tmp_path):
         assert leaves_equal(getattr(state, field), getattr(resumed, field)), field
     lines = [json.loads(x) for x in (tmp_path / "r" / "subagents_log.jsonl").read_text().splitlines()]
     assert [x["epoch"] for x in lines] == [0, 0, 1, 1]
-    with pytest.raises(ValueError, match="another configuration"):
+    with pytest.raises(RunDirError, match=r"another configuration \(differs in lr\)"):
         train_subagents(load_config(overrides=SMALL + ["lr=0.001"]), data_dir, tmp_path / "r", progress=False)
 
 

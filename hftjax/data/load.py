@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from hftjax.data.binance import is_kline_header, read_binance_klines
 from hftjax.data.gaps import apply_gap_policy, check_gap_options
 from hftjax.data.ohlcv import is_parquet, read_ohlcv
-from hftjax.data.parse import peek_fields
+from hftjax.data.parse import compression_of, peek_fields
 from hftjax.data.shared import read_shared, shared_layout
 from hftjax.data.table import MINUTE_MS, Table, concat, num_rows, take
 from hftjax.data.tardis import align_book, is_tardis_header, read_tardis_book
@@ -28,6 +28,9 @@ def read_input(path) -> Table:
     if Path(path).suffix.lower() == ".zip":
         return read_binance_klines(path)
     if is_parquet(path):
+        if compression_of(path):
+            raise DataError(f"is {compression_of(path)}-compressed, not Parquet: decompress it first "
+                            f"(e.g. gunzip -c FILE > plain.parquet)", file=str(path))
         try:
             names = pq.read_schema(path).names
         except (OSError, pa.ArrowException) as e:
@@ -55,6 +58,9 @@ def load_market(paths, *, interval_ms: int = MINUTE_MS, gap_policy: str = "split
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     files = [str(p) for p in paths]
     tables = [read_input(p) for p in paths]
+    for file, table in zip(files, tables):
+        if not num_rows(table):
+            raise DataError("has no data rows (only a header?)", file=file)
     is_bars = ["open" in t for t in tables]
     if not any(is_bars):
         raise DataError("no bar (OHLCV) file among the inputs; a book needs bars to align onto",

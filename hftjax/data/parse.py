@@ -27,14 +27,32 @@ _UNIT_MS = {"s": 1000, "ms": 1, "us": 1 / 1000, "ns": 1 / 1_000_000}
 
 # --- raw files ----------------------------------------------------------------------------------
 
+_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\x28\xb5\x2f\xfd": "zstd"}
+
+
+def compression_of(path) -> str | None:
+    """The compression of a file from its first bytes, whatever its name says."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise DataError(f"cannot read file: {e.strerror or e}", file=str(path)) from None
+    return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+
+
+def _input_stream(path):
+    return pa.input_stream(str(path), compression=compression_of(path))
+
+
 def csv_bytes(path) -> bytes:
-    """Bytes of a CSV: plain, compressed (by extension, e.g. ``.gz``) or a ``.zip`` of one csv."""
+    """Bytes of a CSV: plain, compressed (gzip, bz2 or zstd, known from the content, not the
+    name) or a ``.zip`` of one csv."""
     file = str(path)
     try:
         if Path(path).suffix.lower() == ".zip":
             data = _zip_member(path)
         else:
-            with pa.input_stream(file, compression="detect") as stream:
+            with _input_stream(path) as stream:
                 data = stream.read()
     except (OSError, pa.ArrowException, zipfile.BadZipFile) as e:
         raise DataError(f"cannot read file: {e}", file=file) from None
@@ -61,7 +79,7 @@ def header_fields(data: bytes, *, file: str) -> list[str]:
 def peek_fields(path) -> list[str]:
     """First-line fields of a (possibly compressed) CSV without reading the whole file."""
     try:
-        with pa.input_stream(str(path), compression="detect") as stream:
+        with _input_stream(path) as stream:
             head = stream.read(1 << 16)
     except (OSError, pa.ArrowException) as e:
         raise DataError(f"cannot read file: {e}", file=str(path)) from None

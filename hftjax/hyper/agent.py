@@ -23,8 +23,8 @@ from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.memory import Memory, memory_init, memory_reencode, memory_step
 from hftjax.hyper.network import HyperAgentNet, mix_q
 from hftjax.replay import Replay, replay_add, replay_init, replay_sample
-from hftjax.rl import (apply_gradients, kl_to_teacher, linear_epsilon, make_optimizer, set_learning_rate, take,
-                       tree_select)
+from hftjax.rl import (apply_gradients, epoch_metrics, kl_to_teacher, linear_epsilon, make_optimizer,
+                       set_learning_rate, take, tree_select, update_metrics)
 
 
 @struct.dataclass
@@ -151,12 +151,12 @@ def hyper_epoch(setup: HyperSetup, state: HyperState, table, market: MarketData)
                 batch = replay_sample(replay, k, c.batch_size)
                 (loss, parts), grads = jax.value_and_grad(hyper_loss, has_aux=True)(p, tp, setup, market, table, batch)
                 p, tp, os = apply_gradients(optimizer, p, tp, os, grads, c.tau)
-                return (p, tp, os), {"loss": loss, **parts}
+                return (p, tp, os), update_metrics(loss, parts, grads)
             carry, metrics = jax.lax.scan(one_update, x, jax.random.split(k_updates, c.updates_per_iteration))
             return carry, jax.tree.map(jnp.sum, metrics)
 
         def skip(x):
-            return x, {k: jnp.float32(0) for k in ("loss", "td", "memory", "kl")}
+            return x, {k: jnp.float32(0) for k in ("loss", "td", "memory", "kl", "grad_norm", "nonfinite")}
 
         ready = replay.count > c.learning_starts
         (params, target, opt_state), metrics = jax.lax.cond(ready, learn, skip, (params, target, opt_state))
@@ -166,10 +166,8 @@ def hyper_epoch(setup: HyperSetup, state: HyperState, table, market: MarketData)
     carry = (envs, state.memory, state.replay, state.params, state.target_params, state.opt_state, k_run)
     (envs, memory, replay, params, target, opt_state, _), per_it = jax.lax.scan(iteration, carry, jnp.arange(iterations))
     totals = jax.tree.map(jnp.sum, per_it)
-    updates = jnp.maximum(totals["updates"], 1)
     metrics = {"train_reward": totals["reward"], "train_return_rate": accounts(envs)["return_rate"],
-               "updates": totals["updates"], "epsilon": eps,
-               **{k: totals[k] / updates for k in ("loss", "td", "memory", "kl")}}
+               "epsilon": eps, **epoch_metrics(totals, ("loss", "td", "memory", "kl"))}
     state = state.replace(params=params, target_params=target, opt_state=opt_state, replay=replay, memory=memory,
                           key=key, epoch=state.epoch + 1)
     return state, metrics

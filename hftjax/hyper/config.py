@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from hftjax.errors import ConfigError
-from hftjax.options import read_options
+from hftjax.options import COMMON_RULES, check, check_fields, read_options
+
+RULES = {
+    **COMMON_RULES,
+    "top_k": (lambda v: v >= 1, "an integer >= 1"),
+    "alpha_memory": (lambda v: v >= 0, "a number >= 0"),
+    "beta": (lambda v: v >= 0, "a number >= 0"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +28,7 @@ class HyperConfig:
     memory_capacity: int = 4320
     top_k: int = 5
     grad_clip: float = 1.0
+    warn_loss_above: float = 1e6      # a mean epoch loss above this warns (non-finite stops training)
     lr: float = 1e-4
     gamma: float = 0.99
     tau: float = 0.005
@@ -33,12 +40,9 @@ class HyperConfig:
     seeds: tuple[int, ...] = (0,)
 
     def __post_init__(self):
-        checks = {"epochs": self.epochs >= 1, "steps_per_iteration": self.steps_per_iteration >= 1,
-                  "batch_size": self.batch_size >= 1, "buffer_size": self.buffer_size >= self.batch_size,
-                  "memory_capacity": self.memory_capacity >= self.top_k >= 1, "seeds": bool(self.seeds)}
-        for option, ok in checks.items():
-            if not ok:
-                raise ConfigError(option, f"invalid value {getattr(self, option)!r}")
+        check_fields(self, RULES)
+        check("buffer_size", self.buffer_size, lambda v: v >= self.batch_size, f"an integer >= batch_size ({self.batch_size})")
+        check("memory_capacity", self.memory_capacity, lambda v: v >= self.top_k, f"an integer >= top_k ({self.top_k})")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -46,7 +50,4 @@ class HyperConfig:
 
 def load_hyper_config(path=None, overrides=(), **preset) -> HyperConfig:
     """Defaults, then a preset, a JSON/TOML file and ``key=value`` overrides (as the sub-agents')."""
-    values = read_options(path, overrides, HyperConfig, preset)
-    if "seeds" in values:
-        values["seeds"] = tuple(values["seeds"])
-    return HyperConfig(**values)
+    return HyperConfig(**read_options(path, overrides, HyperConfig, preset))

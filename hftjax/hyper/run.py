@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 from pathlib import Path
 
 import jax
@@ -17,24 +18,36 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from hftjax.checkpoint import Checkpoints, resume, truncate_log
+from hftjax.checkpoint import Checkpoints
 from hftjax.env.dataset import load_split
-from hftjax.errors import ConfigError
+from hftjax.errors import ConfigError, RunDirError
 from hftjax.hyper.agent import HyperSetup, greedy_rollout, hyper_epoch, init_hyper, q_mix
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.subq import sub_q_table
 from hftjax.io import write_json
 from hftjax.rl import keep_best
+from hftjax.rundir import claim_run_dir, run_lock
 from hftjax.subagent.config import AGENTS, load_config
 from hftjax.subagent.population import subagent_net
+from hftjax.training import Loop, run_loop
 
 
 def load_subagents(run_dir: Path):
-    """(sub-agent config, members, best params stacked over members) of a sub-agent run."""
+    """(sub-agent config, members, best params stacked over members) of a sub-agent run; the
+    members' ``data_dir`` is resolved against the run directory."""
+    if not (run_dir / "subagents.json").exists():
+        raise RunDirError(run_dir, "has no trained sub-agents (subagents.json missing): run "
+                                   f"hftjax train-subagents DATA_DIR --out {run_dir} first")
     meta = json.loads((run_dir / "subagents.json").read_text())
+    meta["data_dir"] = str((run_dir / meta["data_dir"]).resolve())
     cfg = load_config(overrides=[f"{k}={json.dumps(v)}" for k, v in meta["config"].items()])
-    with ocp.StandardCheckpointer() as checkpointer:
-        best = checkpointer.restore((run_dir / "subagents_best").resolve())
+    best_dir = (run_dir / "subagents_best").resolve()
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            best = checkpointer.restore(best_dir)
+    except Exception as e:  # orbax raises many types for a missing or damaged checkpoint
+        raise RunDirError(best_dir, f"the best sub-agents cannot be read ({type(e).__name__}); rerun "
+                                    f"hftjax train-subagents DATA_DIR --out {run_dir}") from e
     return cfg, meta, best
 
 
@@ -58,7 +71,8 @@ class HyperRun:
             raise ConfigError("agents", f"the hyper-agent needs all six sub-agents; missing {sorted(missing)}")
         self.cfg = cfg
         sc = self.sub_cfg
-        self.setup = HyperSetup(dataclasses.replace(cfg, seeds=(0,), epochs=1), sc.levels, sc.fee, sc.max_holding)
+        self.setup = HyperSetup(dataclasses.replace(cfg, seeds=(0,), epochs=1, warn_loss_above=HyperConfig.warn_loss_above),
+                                sc.levels, sc.fee, sc.max_holding)
         self.load = functools.partial(load_split, self.sub_meta["data_dir"], max_holding=sc.max_holding,
                                       levels=sc.levels, episode="split", teacher_fee=sc.teacher_fee)
         self.sub_params = jax.tree.map(lambda *x: jnp.stack(x), *[stacked_for_seed(self.sub_meta, best["best_params"], s)
@@ -118,29 +132,20 @@ def hyper_validate(setup, state, tables, market):
     return jax.vmap(one)(state, tables)
 
 
-def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, stop_after: int | None = None,
+def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, out: str | Path | None = None,
+                stop_after: int | None = None, resume_from: int | None = None,
                 progress: bool = True) -> tuple[object, HyperRun]:
+    """Train (or resume) the hyper-agent over the sub-agents of ``run_dir``, writing into ``out``
+    (default: ``run_dir`` itself; another directory keeps an ablation beside the main result)."""
     run = HyperRun(run_dir, cfg)
-    checkpoints = Checkpoints(run.run_dir / "hyper_checkpoints")
-    state, start = resume(checkpoints, run.init(), cfg.to_json(), f"{run_dir} (hyper-agent)")
-    write_json({"config": cfg.to_json()}, run.run_dir / "hyper.json")
-    log_path = run.run_dir / "hyper_log.jsonl"
-    truncate_log(log_path, start)
-    epochs = range(start, cfg.epochs if stop_after is None else min(cfg.epochs, stop_after))
-    if progress:
-        from tqdm.auto import tqdm
-        epochs = tqdm(epochs, initial=start, total=cfg.epochs, desc="hyper-agent", unit="epoch")
-    for epoch in epochs:
-        state, metrics = run.epoch(state)
-        metrics = jax.tree.map(np.asarray, metrics)
-        with open(log_path, "a") as f:
-            for i, seed in enumerate(cfg.seeds):
-                f.write(json.dumps({"epoch": epoch, "seed": seed, **{k: float(v[i]) for k, v in metrics.items()},
-                                    "best_epoch": int(state.best_epoch[i])}) + "\n")
-        if progress:
-            epochs.set_postfix(valid_return=f"{np.mean(metrics['valid_return_rate']):.4f}")
-        checkpoints.save(epoch + 1, state, {"epoch": epoch + 1, "config": cfg.to_json()})
-    checkpoints.close()
+    out = claim_run_dir(run_dir if out is None else out)
+    with run_lock(out):
+        loop = Loop("hyper-agent", out / "hyper_checkpoints", out / "hyper_log.jsonl", cfg.to_json(), cfg.epochs,
+                    [{"seed": s} for s in cfg.seeds], cfg.warn_loss_above)
+        state = run_loop(loop, run.init(), run.epoch, stop_after=stop_after, resume_from=resume_from,
+                         progress=progress)
+        write_json({"config": cfg.to_json(), "subagents": os.path.relpath(run.run_dir.resolve(), out.resolve())},
+                   out / "hyper.json")
     return state, run
 
 
@@ -155,14 +160,29 @@ def baseline_rollouts(setup, tables, market):
     return jax.vmap(one)(tables)
 
 
-def load_hyper(run_dir: str | Path) -> tuple[object, HyperRun]:
-    """The trained hyper-agent population (latest checkpoint) of a run directory."""
-    meta = json.loads((Path(run_dir) / "hyper.json").read_text())
-    cfg = HyperConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
-    run = HyperRun(run_dir, cfg)
-    checkpoints = Checkpoints(run.run_dir / "hyper_checkpoints")
-    if checkpoints.latest_epoch() is None:
-        raise ConfigError("run_dir", f"{run_dir} has no hyper-agent checkpoint: run hftjax train-hyper first")
-    state, _ = checkpoints.restore(checkpoints.latest_epoch(), run.init())
-    checkpoints.close()
+def hyper_config_of(hyper_dir: str | Path) -> HyperConfig | None:
+    """The resolved hyper-agent config a directory was trained (``hyper.json``) or planned
+    (``run.json`` of ``hftjax run``) with; None when it has neither."""
+    hyper_dir = Path(hyper_dir)
+    for name, key in (("hyper.json", "config"), ("run.json", "hyper")):
+        if (hyper_dir / name).exists():
+            return HyperConfig(**json.loads((hyper_dir / name).read_text())[key])
+    return None
+
+
+def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperRun]:
+    """The trained hyper-agent population (latest checkpoint) of a directory ``train-hyper`` wrote."""
+    hyper_dir = Path(hyper_dir)
+    if not (hyper_dir / "hyper.json").exists():
+        raise RunDirError(hyper_dir, "has no trained hyper-agent (hyper.json missing): run "
+                                     f"hftjax train-hyper RUN_DIR --out {hyper_dir} first")
+    meta = json.loads((hyper_dir / "hyper.json").read_text())
+    run = HyperRun(hyper_dir / meta.get("subagents", "."), HyperConfig(**meta["config"]))
+    checkpoints = Checkpoints(hyper_dir / "hyper_checkpoints")
+    try:
+        if checkpoints.latest_epoch() is None:
+            raise RunDirError(hyper_dir, "has no hyper-agent checkpoint: run hftjax train-hyper first")
+        state, _ = checkpoints.restore(checkpoints.latest_epoch(), run.init())
+    finally:
+        checkpoints.close()
     return state, run

@@ -12,14 +12,26 @@ import dataclasses
 import itertools
 from pathlib import Path
 
-from hftjax.errors import ConfigError
-from hftjax.options import read_options
+from hftjax.options import COMMON_RULES, check, check_fields, read_options
 from hftjax.subagent.network import DUELING_MEANS
 
 AGENTS = ("slope_1", "slope_2", "slope_3", "vol_1", "vol_2", "vol_3")
 REFERENCE_ALPHA = {"slope_1": 1.0, "slope_2": 4.0, "slope_3": 0.0, "vol_1": 4.0, "vol_2": 1.0, "vol_3": 1.0}
 HPARAMS = ("lr", "gamma", "tau", "alpha", "epsilon_start", "epsilon_end", "epsilon_decay_epochs")
 FAST_ENVS = 16
+RULES = {
+    **COMMON_RULES,
+    "mode": (lambda v: v in ("faithful", "fast"), "'faithful' or 'fast'"),
+    "num_envs": (lambda v: v >= 1, "an integer >= 1"),
+    "dueling_mean": (lambda v: v in DUELING_MEANS, f"one of {', '.join(DUELING_MEANS)}"),
+    "levels": (lambda v: v >= 2, "an integer >= 2"),
+    "fee": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "teacher_fee": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "max_holding": (lambda v: v > 0, "a number > 0"),
+    "alpha": (lambda v: v is None or v >= 0, "null (the reference's per-agent values) or a number >= 0"),
+    "agents": (lambda v: len(v) >= 1 and len(set(v)) == len(v) and set(v) <= set(AGENTS),
+               f"a non-empty list of distinct agents from {', '.join(AGENTS)}"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +52,7 @@ class SubAgentConfig:
     max_holding: float = 0.2
     teacher_fee: float = 1e-3
     grad_clip: float = 1.0
+    warn_loss_above: float = 1e6      # a mean epoch loss above this warns (non-finite stops training)
     # per-member hyper-parameters (pytree leaves: one compile covers a sweep)
     lr: float = 1e-4
     gamma: float = 0.99
@@ -54,25 +67,14 @@ class SubAgentConfig:
     sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()  # (("lr", (1e-4, 3e-4)), ...)
 
     def __post_init__(self):
-        checks = {
-            "mode": self.mode in ("faithful", "fast"),
-            "dueling_mean": self.dueling_mean in DUELING_MEANS,
-            "levels": self.levels >= 2,
-            "epochs": self.epochs >= 1,
-            "num_envs": self.num_envs >= 1 and (self.mode == "fast" or self.num_envs == 1),
-            "steps_per_iteration": self.steps_per_iteration >= 1,
-            "updates_per_iteration": self.updates_per_iteration >= 0,
-            "batch_size": self.batch_size >= 1,
-            "buffer_size": self.buffer_size >= self.batch_size,
-            "agents": bool(self.agents) and all(a in AGENTS for a in self.agents),
-            "seeds": bool(self.seeds),
-            "sweep": all(k in HPARAMS and len(v) >= 1 for k, v in self.sweep),
-            "max_holding": self.max_holding > 0,
-            "fee": self.fee >= 0,
-        }
-        for option, ok in checks.items():
-            if not ok:
-                raise ConfigError(option, f"invalid value {getattr(self, option)!r}")
+        check_fields(self, RULES)
+        check("num_envs", self.num_envs, lambda v: self.mode == "fast" or v == 1, "1 unless mode=fast")
+        check("buffer_size", self.buffer_size, lambda v: v >= self.batch_size, f"an integer >= batch_size ({self.batch_size})")
+        for name, values in self.sweep:
+            check("sweep", name, lambda k: k in HPARAMS, f"one of {', '.join(HPARAMS)}")
+            check(f"sweep.{name}", values, bool, "a non-empty list")
+            for v in values:
+                check(f"sweep.{name}", v, *RULES[name])
 
     @property
     def members(self) -> list[dict]:
@@ -96,11 +98,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), **pre
     values = read_options(path, overrides, SubAgentConfig, preset)
     if values.get("mode") == "fast":
         values.setdefault("num_envs", FAST_ENVS)
-        values.setdefault("batch_size", 512 * values["num_envs"])
-    for key in ("agents", "seeds"):
-        if key in values:
-            values[key] = tuple(values[key])
-    if "sweep" in values:
-        sweep = values["sweep"]
-        values["sweep"] = tuple((k, tuple(v)) for k, v in (sweep.items() if isinstance(sweep, dict) else sweep))
+        if isinstance(values["num_envs"], int):
+            values.setdefault("batch_size", 512 * values["num_envs"])
+    if isinstance(values.get("sweep"), dict):  # {"lr": [1e-4, 3e-4]} reads as (("lr", (1e-4, 3e-4)),)
+        values["sweep"] = tuple(values["sweep"].items())
     return SubAgentConfig(**values)

@@ -17,7 +17,7 @@ from hftjax.env.core import start_state, transition
 from hftjax.env.market import MarketData
 from hftjax.env.params import EnvParams
 from hftjax.replay import replay_add, replay_sample
-from hftjax.rl import make_optimizer, tree_select
+from hftjax.rl import epoch_metrics, make_optimizer, tree_select
 from hftjax.subagent.learner import Transition, act, epsilon, update
 from hftjax.subagent.population import MemberSpec, MemberState, Setup
 
@@ -83,14 +83,14 @@ def train_epoch(setup: Setup, state: MemberState, spec: MemberSpec, market: Mark
                                                         replay_sample(replay, k, c.batch_size), spec.hp)
                 keep = j < n_updates
                 carry = tree_select(keep, (new_p, new_tp, new_os), carry)
-                return carry, jax.tree.map(lambda m: m * keep, metrics)
+                return carry, jax.tree.map(lambda m: jnp.where(keep, m, 0.0), metrics)
             inputs = (jnp.arange(c.updates_per_iteration), jax.random.split(k_updates, c.updates_per_iteration))
             carry, metrics = jax.lax.scan(one_update, x, inputs)
             return carry, jax.tree.map(jnp.sum, metrics)
 
         def skip(x):
             zero = jnp.float32(0)
-            return x, {"loss": zero, "td": zero, "kl": zero}
+            return x, {k: zero for k in ("loss", "td", "kl", "grad_norm", "nonfinite")}
 
         ready = (replay.count > c.learning_starts) & (it * c.steps_per_iteration < member_steps)
         (params, target, opt_state), metrics = jax.lax.cond(ready, learn, skip, (params, target, opt_state))
@@ -101,9 +101,7 @@ def train_epoch(setup: Setup, state: MemberState, spec: MemberSpec, market: Mark
     carry = (envs, state.replay, state.params, state.target_params, state.opt_state, k_run)
     (_, replay, params, target, opt_state, _), per_iteration = jax.lax.scan(iteration, carry, jnp.arange(iterations))
     totals = jax.tree.map(jnp.sum, per_iteration)
-    updates = jnp.maximum(totals["updates"], 1)
-    metrics = {"train_reward": totals["reward"], "updates": totals["updates"], "epsilon": eps,
-               **{k: totals[k] / updates for k in ("loss", "td", "kl")}}
+    metrics = {"train_reward": totals["reward"], "epsilon": eps, **epoch_metrics(totals, ("loss", "td", "kl"))}
     state = state.replace(params=params, target_params=target, opt_state=opt_state, replay=replay,
                           key=key, epoch=state.epoch + 1)
     return state, metrics

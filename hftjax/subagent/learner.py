@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from hftjax.env.market import MarketData
-from hftjax.rl import apply_gradients, kl_to_teacher, linear_epsilon, take
+from hftjax.rl import apply_gradients, kl_to_teacher, linear_epsilon, take, update_metrics
 
 
 @struct.dataclass
@@ -69,4 +69,4 @@ def update(net, optimizer, params, target_params, opt_state, market, batch, hp: 
     """One gradient step, then the soft target update."""
     (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, target_params, net, market, batch, hp)
     params, target_params, opt_state = apply_gradients(optimizer, params, target_params, opt_state, grads, hp.tau)
-    return params, target_params, opt_state, {"loss": loss, **parts}
+    return params, target_params, opt_state, update_metrics(loss, parts, grads)

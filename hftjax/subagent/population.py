@@ -94,8 +94,9 @@ def build_population(cfg: SubAgentConfig, train_labels: dict, valid_labels: dict
 def structural(cfg: SubAgentConfig) -> SubAgentConfig:
     """The config with everything that is not compiled in (hyper-parameters, seeds, agents,
     epochs) set to fixed values, so that changing them reuses the compiled program."""
+    host_only = [k for k in HPARAMS if k != "alpha"] + ["warn_loss_above"]
     return dataclasses.replace(cfg, epochs=1, agents=AGENTS[:1], seeds=(0,), sweep=(), alpha=None,
-                               **{k: SubAgentConfig.__dataclass_fields__[k].default for k in HPARAMS if k != "alpha"})
+                               **{k: SubAgentConfig.__dataclass_fields__[k].default for k in host_only})
 
 
 def member_keys(members: list[dict]) -> jax.Array:

@@ -1,28 +1,29 @@
 """``train-subagents``: the host loop over epochs around the jitted, vmapped population epoch.
 
-Per epoch: train (one jit call for every member), validate, keep the best epoch, log one JSON
-line per member (and TensorBoard scalars when tensorboardX is installed), checkpoint. A rerun
-with the same RUN_DIR resumes from the newest checkpoint.
+Per epoch: train (one jit call for every member), validate and keep the best epoch; the shared
+host loop (``hftjax.training``) logs, guards against divergence and checkpoints (TensorBoard
+scalars too when tensorboardX is installed). A rerun with the same RUN_DIR resumes.
 """
 
 from __future__ import annotations
 
 import functools
-import json
+import os
 from pathlib import Path
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 
 from hftjax.env.dataset import load_split
-from hftjax.checkpoint import Checkpoints, resume, truncate_log
+from hftjax.errors import RunDirError
 from hftjax.io import write_json
+from hftjax.rundir import claim_run_dir, run_lock
 from hftjax.subagent.config import SubAgentConfig
 from hftjax.subagent.epoch import train_epoch
 from hftjax.subagent.population import build_population, init_member, member_keys
 from hftjax.rl import keep_best
 from hftjax.subagent.validation import validate
+from hftjax.training import Loop, run_loop
 
 
 class SubAgentTrainer:
@@ -60,16 +61,8 @@ def population_epoch(setup, state, spec, market):
 def population_validate(setup, state, spec, market):
     def one(state, spec):
         score = validate(setup, state, spec, market)
-        return keep_best(state, score), score
+        return keep_best(state, score, spec.num_valid > 0), score
     return jax.vmap(one)(state, spec)
-
-
-def _log_lines(members, epoch, metrics, state) -> list[dict]:
-    metrics = jax.tree.map(np.asarray, metrics)
-    return [{"epoch": epoch, "agent": m["agent"], "seed": m["seed"],
-             **{k: float(v[i]) for k, v in metrics.items()},
-             "best_epoch": int(state.best_epoch[i]), "best_valid_return_rate": float(state.best_score[i])}
-            for i, m in enumerate(members)]
 
 
 def _tensorboard(run_dir: Path):
@@ -77,41 +70,43 @@ def _tensorboard(run_dir: Path):
         from tensorboardX import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(run_dir / "tensorboard"))
+    writer = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def write(epoch: int, lines: list[dict]) -> None:
+        for i, line in enumerate(lines):
+            for k in ("valid_return_rate", "train_reward", "loss", "td", "kl"):
+                if line[k] is not None:
+                    writer.add_scalar(f"{line['agent']}_seed{line['seed']}_{i}/{k}", line[k], epoch)
+    return write
+
+
+def member_ids(cfg: SubAgentConfig) -> list[dict]:
+    """What names each member in logs and errors: agent, seed and its sweep values."""
+    swept = [k for k, _ in cfg.sweep]
+    return [{"agent": m["agent"], "seed": m["seed"], **{k: m[k] for k in swept}} for m in cfg.members]
 
 
 def train_subagents(cfg: SubAgentConfig, data_dir: str | Path, run_dir: str | Path, *,
-                    stop_after: int | None = None, progress: bool = True) -> tuple[object, SubAgentTrainer]:
+                    stop_after: int | None = None, resume_from: int | None = None,
+                    progress: bool = True) -> tuple[object, SubAgentTrainer]:
     """Train (or resume) the population; ``stop_after`` ends after that many epochs in total
     (used to test resuming). Returns the final population state and the trainer."""
-    run_dir = Path(run_dir)
-    trainer = SubAgentTrainer(cfg, data_dir)
-    checkpoints = Checkpoints(run_dir / "checkpoints")
-    state, start = resume(checkpoints, trainer.init(), cfg.to_json(), str(run_dir))
-    write_json({"config": cfg.to_json(), "members": trainer.members, "data_dir": str(Path(data_dir).resolve())},
-               run_dir / "subagents.json")
-    log_path, writer = run_dir / "subagents_log.jsonl", _tensorboard(run_dir)
-    truncate_log(log_path, start)
-    end = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
-    epochs = range(start, end)
-    if progress:
-        from tqdm.auto import tqdm
-        epochs = tqdm(epochs, initial=start, total=cfg.epochs, desc="sub-agents", unit="epoch")
-    for epoch in epochs:
-        state, metrics = trainer.epoch(state)
-        lines = _log_lines(trainer.members, epoch, metrics, state)
-        with open(log_path, "a") as f:
-            f.writelines(json.dumps(line) + "\n" for line in lines)
-        if writer is not None:
-            for i, line in enumerate(lines):
-                for k in ("valid_return_rate", "train_reward", "loss", "td", "kl"):
-                    writer.add_scalar(f"{line['agent']}_seed{line['seed']}_{i}/{k}", line[k], epoch)
-        if progress:
-            scores = np.asarray(metrics["valid_return_rate"])
-            epochs.set_postfix(valid_return=f"{np.nanmean(scores):.4f}", loss=f"{float(np.mean(metrics['loss'])):.3g}")
-        checkpoints.save(epoch + 1, state, {"epoch": epoch + 1, "config": cfg.to_json()})
-    checkpoints.close()
-    best = {"best_params": state.best_params, "best_score": state.best_score, "best_epoch": state.best_epoch}
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save((run_dir / "subagents_best").resolve(), best, force=True)
+    if not (Path(data_dir) / "manifest.json").exists():
+        raise RunDirError(data_dir, "is not a prepared dataset (no manifest.json): run "
+                                    f"hftjax prepare INPUT... --out {data_dir} first")
+    run_dir = claim_run_dir(run_dir)
+    with run_lock(run_dir):
+        trainer = SubAgentTrainer(cfg, data_dir)
+        loop = Loop("sub-agent", run_dir / "checkpoints", run_dir / "subagents_log.jsonl", cfg.to_json(),
+                    cfg.epochs, member_ids(cfg), cfg.warn_loss_above)
+        state = run_loop(loop, trainer.init(), trainer.epoch, stop_after=stop_after, resume_from=resume_from,
+                         progress=progress, on_epoch=_tensorboard(run_dir))
+        best = {"best_params": state.best_params, "best_score": state.best_score, "best_epoch": state.best_epoch}
+        with ocp.StandardCheckpointer() as checkpointer:
+            checkpointer.save((run_dir / "subagents_best").resolve(), best, force=True)
+        # written last: the hyper-agent reads it as "the sub-agents are trained"; a relative
+        # data path keeps the run directory movable
+        write_json({"config": cfg.to_json(), "members": trainer.members,
+                    "data_dir": os.path.relpath(Path(data_dir).resolve(), run_dir.resolve())},
+                   run_dir / "subagents.json")
     return state, trainer
