@@ -49,10 +49,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hftjax-hyper-bench-"))
     write_market(work / "m.parquet", args.rows, 0)
     prepare([work / "m.parquet"], work / "data", PrepareConfig(chunk_len=720))
-    train_subagents(load_config(epochs=1, seeds=[0, 1, 2], batch_size=64), work / "data", work, progress=False)
+    train_subagents(load_config(epochs=1, seeds=[0, 1, 2], batch_size=64), work / "data", work / "run", progress=False)
     rows = []
     for overrides in ({"seeds": [0]}, {"seeds": [0], "memory": False}, {"seeds": [0, 1, 2]}):
-        rows.append(time_epoch(work, overrides))
+        rows.append(time_epoch(work / "run", overrides))
         print(rows[-1], flush=True)
     one = rows[0]
     hyper_s = EPOCHS * ETH_TRAIN_ROWS / one["env_steps_per_s"]

@@ -174,17 +174,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:  # key=value overrides may come after options
         args.overrides = [*args.overrides, *extra]
-    default_format = warnings.formatwarning
-    warnings.formatwarning = lambda message, *_, **__: f"hftjax {args.command}: warning: {message}\n"
-    try:
-        args.run(args)
-    except (UserError, OSError) as err:
-        if args.verbose:
-            traceback.print_exc()
-        print(f"hftjax {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    finally:
-        warnings.formatwarning = default_format
+    with warnings.catch_warnings():  # warnings as one line each, like errors
+        warnings.showwarning = lambda message, *_, **__: print(f"hftjax {args.command}: warning: {message}",
+                                                               file=sys.stderr)
+        try:
+            args.run(args)
+        except (UserError, OSError) as err:
+            if args.verbose:
+                traceback.print_exc()
+            print(f"hftjax {args.command}: error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -83,11 +83,48 @@ def test_hyper_resume_equals_uninterrupted(smoke_run, tmp_path):
 def test_ablation_switches(smoke_run, tmp_path, switch, capsys):
     copy_subagents(smoke_run, tmp_path)
     args = [f"{k}={json.dumps(v)}" for k, v in PRESETS["smoke"]["hyper"].items()]
-    assert main(["train-hyper", str(tmp_path), "--quiet", *args, switch]) == 0
+    assert main(["train-hyper", str(tmp_path), "--quiet", *args, switch, "warn_loss_above=1e-9"]) == 0
     line = json.loads((tmp_path / "hyper_log.jsonl").read_text().splitlines()[0])
     if switch == "memory=false":
         assert line["memory"] == 0.0
-    assert "best epoch 0" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "best epoch 0" in out
+    assert "hftjax train-hyper: warning: hyper-agent seed=0: mean loss" in err and "warn_loss_above=1e-09" in err
+
+
+def test_readme_ablation_keeps_the_main_result(smoke_run, capsys):
+    """The README's ablation commands on the directory ``hftjax run`` made."""
+    main_result = (smoke_run / "results" / "metrics.json").read_bytes()
+    assert main(["train-hyper", str(smoke_run), "memory=false", "--quiet"]) == 2  # would mix two configs
+    assert "differs in memory" in (err := capsys.readouterr().err) and "--out" in err
+    ablation = smoke_run / "ablations" / "no-memory"
+    assert main(["train-hyper", str(smoke_run), "--out", str(ablation), "memory=false", "--quiet"]) == 0
+    assert main(["evaluate", str(ablation)]) == 0
+    assert (smoke_run / "results" / "metrics.json").read_bytes() == main_result
+    trained = json.loads((smoke_run / "hyper.json").read_text())["config"]
+    ablated = json.loads((ablation / "hyper.json").read_text())["config"]
+    assert ablated == {**trained, "memory": False}  # the run's resolved config, not the defaults
+    metrics = json.loads((ablation / "results" / "metrics.json").read_text())
+    assert metrics["split"] == "test" and metrics["macrohft"]["per_seed"][0]["seed"] == 0
+
+
+def test_hyper_divergence_names_the_seed(smoke_run, tmp_path, capsys):
+    copy_subagents(smoke_run, tmp_path)
+    args = [f"{k}={json.dumps(v)}" for k, v in PRESETS["smoke"]["hyper"].items()]
+    assert main(["train-hyper", str(tmp_path), "--quiet", *args, "lr=1e30"]) == 2
+    err = capsys.readouterr().err
+    assert "training diverged for hyper-agent seed=0 in epoch 0" in err and "no checkpoint was written" in err
+    assert not (tmp_path / "hyper.json").exists() and not list((tmp_path / "hyper_checkpoints").iterdir())
+    line = json.loads((tmp_path / "hyper_log.jsonl").read_text().splitlines()[0])
+    assert line["nonfinite"] > 0 or "non-finite parameters" in err, (line, err)
+
+
+def test_run_directory_can_be_moved(smoke_run, tmp_path):
+    shutil.copytree(smoke_run, tmp_path / "a")
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    assert main(["evaluate", str(tmp_path / "b"), "--split", "valid"]) == 0
+    for path in (tmp_path / "b").glob("*.json"):
+        assert str(smoke_run) not in path.read_text(), path
 
 
 def test_run_on_real_ohlcv_file(tmp_path):

@@ -208,8 +208,9 @@ def test_a_live_holder_is_named(tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    with run_lock(tmp_path):  # the kernel released the killed holder's lock
-        pass
+    with pytest.warns(UserWarning, match=f"stale lock of process {holder.pid}"):
+        with run_lock(tmp_path):  # the kernel released the killed holder's lock
+            pass
 
 
 def test_positions_file_is_never_half_written(tmp_path):
@@ -221,3 +222,27 @@ def test_positions_file_is_never_half_written(tmp_path):
         write_parquet("not a table", path)
     assert path.read_bytes() == before and pq.read_table(path).num_rows == 10
     assert tree(tmp_path) == ["x.parquet"]
+
+
+def test_a_nan_validation_score_never_counts_as_best():
+    import jax.numpy as jnp
+    from flax import struct
+
+    from hftjax.rl import keep_best
+
+    @struct.dataclass
+    class State:
+        params: jnp.ndarray
+        best_params: jnp.ndarray
+        best_score: jnp.ndarray
+        best_epoch: jnp.ndarray
+        epoch: jnp.ndarray
+
+    state = State(params=jnp.float32(7.0), best_params=jnp.float32(1.0), best_score=jnp.float32(0.1),
+                  best_epoch=jnp.int32(0), epoch=jnp.int32(3))
+    kept = keep_best(state, jnp.float32(jnp.nan))
+    assert float(kept.best_params) == 1.0 and float(kept.best_score) == pytest.approx(0.1) and int(kept.best_epoch) == 0
+    better = keep_best(state, jnp.float32(0.2))
+    assert float(better.best_params) == 7.0 and int(better.best_epoch) == 2
+    unscored = keep_best(state, jnp.float32(jnp.nan), scored=False)  # nothing to validate on: the latest
+    assert float(unscored.best_params) == 7.0 and int(unscored.best_epoch) == 2

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
+import subprocess
+import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -161,3 +165,72 @@ def test_one_compile_covers_seeds_and_hyperparameters(data_dir):
     for t in trainers:
         member_epoch(t.setup, t.init(), t.spec, t.train_market)
     chex.clear_trace_counter()
+
+
+def strict_json_lines(path):
+    """Lines of a JSONL file, refusing NaN/Infinity as strict JSON readers do."""
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+    return [json.loads(x, parse_constant=refuse) for x in path.read_text().splitlines()]
+
+
+def test_diverging_learning_rate_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, capsys):
+    """Epoch 0 collects without updating (learning_starts above its transitions), epoch 1 updates
+    with lr=1e30: training stops there, naming the member and epoch, and checkpoint 1 stays."""
+    labels = json.loads((data_dir / "train_labels.json").read_text())
+    collected = len(labels["slope"]["chunks"]["1"]) * (labels["chunk_len"] - 1)
+    run = tmp_path / "run"
+    args = ["epochs=3", "hidden=16", "batch_size=64", f"buffer_size={4 * collected}",
+            f"learning_starts={collected + 10}", 'agents=["slope_1"]', "lr=1e30"]
+    assert main(["train-subagents", str(data_dir), "--out", str(run), "--quiet", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "training diverged for sub-agent agent=slope_1, seed=0 in epoch 1" in err, err
+    assert "non-finite" in err and str(run / "checkpoints" / "1") in err and "\n" not in err
+    from hftjax.checkpoint import Checkpoints
+    from hftjax.subagent.run import SubAgentTrainer
+    checkpoints = Checkpoints(run / "checkpoints")
+    assert checkpoints.epochs() == [1]
+    trainer = SubAgentTrainer(load_config(overrides=args), data_dir)
+    kept, meta = checkpoints.restore(1, trainer.init())
+    checkpoints.close()
+    assert meta["epoch"] == 1 and all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(kept.params))
+    lines = strict_json_lines(run / "subagents_log.jsonl")
+    assert [x["epoch"] for x in lines] == [0, 1] and lines[0]["updates"] == 0 and lines[1]["loss"] is None
+    assert not (run / "subagents.json").exists()  # the hyper-agent cannot pick up a diverged run
+
+
+def test_corrupted_checkpoint_is_named_and_an_earlier_one_resumes(data_dir, reference_run, tmp_path, capsys):
+    run, state, _ = reference_run
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    data_files = list((copy / "checkpoints" / "2").rglob("d/*"))
+    assert data_files
+    for f in data_files:
+        f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
+    assert main(["train-subagents", str(data_dir), "--out", str(copy), "--quiet", *SMALL]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(copy / "checkpoints" / "2") in err and "--resume-from 1" in err and "\n" not in err, err
+    resumed, _ = train_subagents(load_config(overrides=SMALL), data_dir, copy, resume_from=1, progress=False)
+    for field in ("params", "best_params", "best_score", "replay"):
+        assert leaves_equal(getattr(state, field), getattr(resumed, field)), field
+    assert (copy / "checkpoints.discarded" / "2").is_dir()  # moved aside, not deleted
+
+
+def test_two_processes_on_one_run_directory(data_dir, tmp_path):
+    """Exactly one trains; the other gets the lock error naming the first one's pid."""
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "hftjax.cli", "train-subagents", str(data_dir), "--out", str(run), "--quiet",
+               *SMALL]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not ((run / ".lock").exists() and (run / ".lock").read_text() == str(first.pid)):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.05)
+    second = subprocess.run(command, capture_output=True, text=True)
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    assert second.returncode == 2 and f"in use by process {first.pid}" in second.stderr, second.stderr
+    assert "Traceback" not in second.stderr
+    lines = strict_json_lines(run / "subagents_log.jsonl")
+    assert [x["epoch"] for x in lines] == [0, 0, 1, 1]  # one run's lines, no duplicates
+    assert not list(run.rglob("*orbax-checkpoint-tmp*"))
