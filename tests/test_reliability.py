@@ -246,3 +246,15 @@ def test_a_nan_validation_score_never_counts_as_best():
     assert float(better.best_params) == 7.0 and int(better.best_epoch) == 2
     unscored = keep_best(state, jnp.float32(jnp.nan), scored=False)  # nothing to validate on: the latest
     assert float(unscored.best_params) == 7.0 and int(unscored.best_epoch) == 2
+
+
+def test_members_are_named_by_agent_seed_and_sweep_values():
+    from hftjax.subagent.config import load_config
+    from hftjax.subagent.run import member_ids
+    from hftjax.training import Loop
+
+    cfg = load_config(overrides=['sweep={"lr":[1e-4,0.03]}', "seeds=[0,5]", 'agents=["vol_2"]'])
+    loop = Loop("sub-agent", None, None, {}, 1, member_ids(cfg), 1e6)
+    names = [loop.member_name(i) for i in range(len(cfg.members))]
+    assert names == ["sub-agent agent=vol_2, seed=0, lr=0.0001", "sub-agent agent=vol_2, seed=0, lr=0.03",
+                     "sub-agent agent=vol_2, seed=5, lr=0.0001", "sub-agent agent=vol_2, seed=5, lr=0.03"]
