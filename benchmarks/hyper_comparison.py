@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.common import record
-from hftjax.hyper.run import load_hyper
+from hftjax.hyper.artifacts import load_hyper
 from hftjax.pipeline import run_pipeline
 from hftjax.subagent.config import AGENTS
 

@@ -51,7 +51,8 @@ def _train_subagents(args: argparse.Namespace) -> None:
 
 def _train_hyper(args: argparse.Namespace) -> None:
     from hftjax.hyper.config import load_hyper_config
-    from hftjax.hyper.run import hyper_config_of, train_hyper
+    from hftjax.hyper.artifacts import hyper_config_of
+    from hftjax.hyper.run import train_hyper
 
     base = None if args.defaults else hyper_config_of(args.run_dir)
     cfg = load_hyper_config(args.config, args.overrides, **(base.to_json() if base else {}))
@@ -63,8 +64,7 @@ def _train_hyper(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from hftjax.evaluate import evaluate
-    from hftjax.pipeline import format_summary
+    from hftjax.evaluate import evaluate, format_summary
 
     metrics = evaluate(args.run_dir, args.split)
     print(format_summary({args.split: metrics}))
@@ -73,7 +73,8 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from hftjax.pipeline import format_summary, run_pipeline
+    from hftjax.evaluate import format_summary
+    from hftjax.pipeline import run_pipeline
 
     out = args.out or f"runs/{args.preset}"
     metrics = run_pipeline(out, preset=args.preset, data=args.data, seeds=tuple(args.seeds), progress=not args.quiet)

@@ -19,6 +19,36 @@ from typing import Any, Callable
 
 from hftjax.errors import ConfigError
 
+# What each config field is, declared once per field (rejax-style):
+# - static: part of the compiled program (shapes, network sizes, switches); a change recompiles;
+# - traced: a pytree leaf of the compiled program (learning rate, fee, ...); a change does not;
+# - host: read only by the host loop or the data loading (epochs, seeds, logging bounds).
+STATIC, TRACED, HOST = "static", "traced", "host"
+
+
+def option(default, role: str = STATIC, leaf: str | None = None):
+    """A config field with its role; ``leaf`` renames a traced field in the learner's
+    hyper-parameters (the sub-agents' ``alpha`` and the hyper-agent's ``beta`` are both the
+    KL weight)."""
+    return dataclasses.field(default=default, metadata={"role": role, "leaf": leaf})
+
+
+def role(field: dataclasses.Field) -> str:
+    return field.metadata.get("role", STATIC)
+
+
+def compiled_part(config):
+    """``config`` with every traced and host field at its default: equal for two configs
+    exactly when one compiled program serves both."""
+    return dataclasses.replace(config, **{f.name: f.default for f in dataclasses.fields(config) if role(f) != STATIC})
+
+
+def traced_leaves(config) -> dict:
+    """The traced fields, under their learner names."""
+    return {f.metadata["leaf"] or f.name: getattr(config, f.name)
+            for f in dataclasses.fields(config) if role(f) == TRACED}
+
+
 # (predicate on the value, what is allowed) for the options both agents share
 Rule = tuple[Callable[[Any], bool], str]
 COMMON_RULES: dict[str, Rule] = {

@@ -68,14 +68,3 @@ def _run(out: Path, p: dict, preset: str, data: list[str] | None, seeds: tuple[i
     metrics = {split: evaluate(out, split) for split in ("valid", "test")}
     write_json(metrics, out / "results" / "summary.json")
     return metrics
-
-
-def format_summary(metrics: dict) -> str:
-    lines = [f"{'split':<6} {'policy':<22} {'TR %':>8} {'ASR':>7} {'MDD %':>7} {'trades':>7}"]
-    for split, m in metrics.items():
-        rows = {"MacroHFT": m["macrohft"]["mean"], "equal-weight mix": m["equal_weight_mix"]["mean"],
-                "best single sub-agent": m["best_single_subagent"]["mean"], "buy and hold": m["buy_and_hold"]}
-        for name, r in rows.items():
-            trades = "" if r.get("trades") is None else f"{r['trades']:.0f}"
-            lines.append(f"{split:<6} {name:<22} {100 * r['TR']:>8.2f} {r['ASR']:>7.2f} {100 * r['MDD']:>7.2f} {trades:>7}")
-    return "\n".join(lines)

@@ -46,7 +46,7 @@ def train(work: Path) -> dict[str, np.ndarray]:
     assert main(["evaluate", str(run)]) == 0
     import orbax.checkpoint as ocp
 
-    from hftjax.hyper.run import load_hyper
+    from hftjax.hyper.artifacts import load_hyper
 
     with ocp.StandardCheckpointer() as checkpointer:
         sub_best = checkpointer.restore((run / "subagents_best").resolve())

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from hftjax.env.accounting import position, return_rate, trade
+from hftjax.env.market import MarketData
 from hftjax.env.params import EnvParams
 from hftjax.rl import tree_select
 
@@ -29,6 +30,9 @@ class EnvState:
 
 @struct.dataclass
 class Observation:
+    """What an agent sees of state (row t, previous action); every field gets the leading
+    shape of the rows it was gathered for, (N, ...) for a batch."""
+    row: jax.Array          # () int32 market row t (keys tables precomputed per row)
     single: jax.Array       # (F_single,) float32
     trend: jax.Array        # (F_trend,) float32
     context: jax.Array      # (F_context,) float32
@@ -36,10 +40,15 @@ class Observation:
     demo: jax.Array         # (K,) float32 teacher row Q[t, prev_action, :]
 
 
+def observe_rows(market: MarketData, rows, prev_action) -> Observation:
+    """Observations of states (rows, prev_action), any leading shape: the networks, the replay
+    (which stores row indices) and the memory re-encoding all observe through this."""
+    return Observation(row=rows, single=market.single[rows], trend=market.trend[rows], context=market.context[rows],
+                       prev_action=prev_action, demo=market.teacher[rows, prev_action])
+
+
 def observe(state: EnvState, params: EnvParams) -> Observation:
-    m, t = params.market, state.row
-    return Observation(single=m.single[t], trend=m.trend[t], context=m.context[t],
-                       prev_action=state.prev_action, demo=m.teacher[t, state.prev_action])
+    return observe_rows(params.market, state.row, state.prev_action)
 
 
 def accounts(state: EnvState) -> dict[str, jax.Array]:

@@ -27,6 +27,24 @@ class EnvParams:
     start_action: jax.Array    # () int32 start level when not random
 
 
+@struct.dataclass
+class TradingSettings:
+    """The traced market settings of ``EnvConfig``: values, so changing them does not recompile."""
+    fee: jax.Array          # () float32
+    max_holding: jax.Array  # () float32
+
+
+def episode_params(market: MarketData, trading: TradingSettings, episode_starts, num_episodes, episode_len,
+                   levels: int, random_start=True, start_action=0) -> EnvParams:
+    """EnvParams from (possibly traced) values, inside or outside ``jit``; ``make_params``
+    checks host values first."""
+    return EnvParams(market=market, episode_starts=jnp.asarray(episode_starts, jnp.int32),
+                     num_episodes=jnp.asarray(num_episodes, jnp.int32), episode_len=jnp.asarray(episode_len, jnp.int32),
+                     fee=jnp.asarray(trading.fee, jnp.float32), max_holding=jnp.asarray(trading.max_holding, jnp.float32),
+                     levels=jnp.int32(levels), random_start=jnp.asarray(random_start, jnp.bool_),
+                     start_action=jnp.asarray(start_action, jnp.int32))
+
+
 def make_params(market: MarketData, *, episode_len: int | None = None, episode_starts=None,
                 fee: float = TRADING_FEE, max_holding: float = MAX_HOLDING["ETH"],
                 random_start: bool = True, start_action: int = 0, pad_to: int | None = None) -> EnvParams:
@@ -52,8 +70,5 @@ def make_params(market: MarketData, *, episode_len: int | None = None, episode_s
         if pad_to < count:
             raise ConfigError("pad_to", f"{pad_to} is fewer than the {count} episodes")
         starts = np.pad(starts, (0, pad_to - count), constant_values=starts[0])
-    return EnvParams(market=market, episode_starts=jnp.asarray(starts, jnp.int32),
-                     num_episodes=jnp.int32(count), episode_len=jnp.int32(episode_len),
-                     fee=jnp.float32(fee), max_holding=jnp.float32(max_holding),
-                     levels=jnp.int32(levels), random_start=jnp.bool_(random_start),
-                     start_action=jnp.int32(start_action))
+    return episode_params(market, TradingSettings(fee=jnp.float32(fee), max_holding=jnp.float32(max_holding)),
+                          starts, count, episode_len, levels, random_start, start_action)

@@ -23,6 +23,7 @@ from hftjax.errors import ConfigError
 from hftjax.io import atomic_path
 
 TEACHER_FEE = 1e-3
+TEACHER_GAMMA = 0.99
 
 
 @functools.partial(jax.jit, static_argnames=("levels",))
@@ -49,7 +50,7 @@ def _check(levels: int, gamma: float) -> None:
 
 
 def q_teacher(close, *, fee: float = TEACHER_FEE, max_holding: float, levels: int = 2,
-              gamma: float = 0.99) -> jax.Array:
+              gamma: float = TEACHER_GAMMA) -> jax.Array:
     """The (T, levels, levels) teacher table of one price series (one episode)."""
     _check(levels, gamma)
     close = np.asarray(close, np.float64)
@@ -58,7 +59,7 @@ def q_teacher(close, *, fee: float = TEACHER_FEE, max_holding: float, levels: in
 
 
 def episode_teacher(close, episode_len: int, *, fee: float = TEACHER_FEE, max_holding: float,
-                    levels: int = 2, gamma: float = 0.99) -> jax.Array:
+                    levels: int = 2, gamma: float = TEACHER_GAMMA) -> jax.Array:
     """(T, K, K) table where every run of ``episode_len`` rows is its own episode (vmapped);
     rows past the last whole episode are 0."""
     _check(levels, gamma)

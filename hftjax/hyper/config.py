@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from hftjax.options import COMMON_RULES, check, check_fields, read_options
+from hftjax.options import COMMON_RULES, HOST, TRACED, check, check_fields, option, read_options
 
 RULES = {
     **COMMON_RULES,
@@ -16,28 +16,29 @@ RULES = {
 
 @dataclasses.dataclass(frozen=True)
 class HyperConfig:
-    epochs: int = 15
-    steps_per_iteration: int = 512    # env steps between update bursts (and memory re-encodings)
-    updates_per_iteration: int = 10
-    batch_size: int = 512
-    buffer_size: int = 1_000_000
-    learning_starts: int = 512
-    hidden: int = 32
-    memory: bool = True               # False: the no-memory ablation (alpha_memory term dropped)
-    context: bool = True              # False: the no-context-conditioning ablation
-    memory_capacity: int = 4320
-    top_k: int = 5
-    grad_clip: float = 1.0
-    warn_loss_above: float = 1e6      # a mean epoch loss above this warns (non-finite stops training)
-    lr: float = 1e-4
-    gamma: float = 0.99
-    tau: float = 0.005
-    alpha_memory: float = 0.5
-    beta: float = 5.0                 # KL-to-teacher weight (paper: 1 for DOT)
-    epsilon_start: float = 0.7
-    epsilon_end: float = 0.3
-    epsilon_decay_epochs: float = 5.0
-    seeds: tuple[int, ...] = (0,)
+    epochs: int = option(15, HOST)
+    steps_per_iteration: int = option(512)       # env steps between update bursts (and memory re-encodings)
+    updates_per_iteration: int = option(10)
+    batch_size: int = option(512)
+    buffer_size: int = option(1_000_000)
+    learning_starts: int = option(512)
+    hidden: int = option(32)
+    memory: bool = option(True)                  # False: the no-memory ablation (alpha_memory term dropped)
+    context: bool = option(True)                 # False: the no-context-conditioning ablation
+    memory_capacity: int = option(4320)
+    top_k: int = option(5)
+    grad_clip: float = option(1.0)
+    warn_loss_above: float = option(1e6, HOST)   # a mean epoch loss above this warns (non-finite stops training)
+    # per-seed hyper-parameters (pytree leaves: one compile covers a sweep)
+    lr: float = option(1e-4, TRACED)
+    gamma: float = option(0.99, TRACED)
+    tau: float = option(0.005, TRACED)
+    alpha_memory: float = option(0.5, TRACED, leaf="memory_weight")
+    beta: float = option(5.0, TRACED, leaf="kl_weight")  # KL-to-teacher weight (paper: 1 for DOT)
+    epsilon_start: float = option(0.7, TRACED)
+    epsilon_end: float = option(0.3, TRACED)
+    epsilon_decay_epochs: float = option(5.0, TRACED)
+    seeds: tuple[int, ...] = option((0,), HOST)
 
     def __post_init__(self):
         check_fields(self, RULES)

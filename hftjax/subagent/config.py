@@ -1,4 +1,5 @@
-"""Sub-agent training configuration: static structure plus per-member hyper-parameters.
+"""Sub-agent training configuration: static structure, per-member (traced) hyper-parameters and
+host-loop options, each field's role declared with ``option`` (``hftjax.options``).
 
 Defaults are the reference's (MACROHFT.md s.4). ``mode="faithful"`` runs one episode at a
 time with 10 updates of batch 512 per 100 env steps; ``mode="fast"`` runs ``num_envs``
@@ -12,22 +13,17 @@ import dataclasses
 import itertools
 from pathlib import Path
 
-from hftjax.options import COMMON_RULES, check, check_fields, read_options
+from hftjax.options import COMMON_RULES, HOST, TRACED, check, check_fields, option, read_options, role
 from hftjax.subagent.network import DUELING_MEANS
 
 AGENTS = ("slope_1", "slope_2", "slope_3", "vol_1", "vol_2", "vol_3")
 REFERENCE_ALPHA = {"slope_1": 1.0, "slope_2": 4.0, "slope_3": 0.0, "vol_1": 4.0, "vol_2": 1.0, "vol_3": 1.0}
-HPARAMS = ("lr", "gamma", "tau", "alpha", "epsilon_start", "epsilon_end", "epsilon_decay_epochs")
 FAST_ENVS = 16
 RULES = {
     **COMMON_RULES,
     "mode": (lambda v: v in ("faithful", "fast"), "'faithful' or 'fast'"),
     "num_envs": (lambda v: v >= 1, "an integer >= 1"),
     "dueling_mean": (lambda v: v in DUELING_MEANS, f"one of {', '.join(DUELING_MEANS)}"),
-    "levels": (lambda v: v >= 2, "an integer >= 2"),
-    "fee": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "teacher_fee": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "max_holding": (lambda v: v > 0, "a number > 0"),
     "alpha": (lambda v: v is None or v >= 0, "null (the reference's per-agent values) or a number >= 0"),
     "agents": (lambda v: len(v) >= 1 and len(set(v)) == len(v) and set(v) <= set(AGENTS),
                f"a non-empty list of distinct agents from {', '.join(AGENTS)}"),
@@ -36,35 +32,31 @@ RULES = {
 
 @dataclasses.dataclass(frozen=True)
 class SubAgentConfig:
-    mode: str = "faithful"
-    epochs: int = 15
-    num_envs: int = 1                 # parallel episodes per member (fast mode: 16)
-    steps_per_iteration: int = 100    # env steps per episode slot between update bursts
-    updates_per_iteration: int = 10
-    batch_size: int = 512             # fast mode: 512 * num_envs
-    buffer_size: int = 1_000_000
-    learning_starts: int = 513        # updates start once more transitions than this are stored
-    hidden: int = 64
-    dueling_mean: str = "sample"      # "batch" reproduces the reference
-    adapter: bool = True              # False: the paper's no-adapter ablation
-    levels: int = 2
-    fee: float = 2e-4
-    max_holding: float = 0.2
-    teacher_fee: float = 1e-3
-    grad_clip: float = 1.0
-    warn_loss_above: float = 1e6      # a mean epoch loss above this warns (non-finite stops training)
+    mode: str = option("faithful")
+    epochs: int = option(15, HOST)
+    num_envs: int = option(1)                    # parallel episodes per member (fast mode: 16)
+    steps_per_iteration: int = option(100)       # env steps per episode slot between update bursts
+    updates_per_iteration: int = option(10)
+    batch_size: int = option(512)                # fast mode: 512 * num_envs
+    buffer_size: int = option(1_000_000)
+    learning_starts: int = option(513)           # updates start once more transitions than this are stored
+    hidden: int = option(64)
+    dueling_mean: str = option("sample")         # "batch" reproduces the reference
+    adapter: bool = option(True)                 # False: the paper's no-adapter ablation
+    grad_clip: float = option(1.0)
+    warn_loss_above: float = option(1e6, HOST)   # a mean epoch loss above this warns (non-finite stops training)
     # per-member hyper-parameters (pytree leaves: one compile covers a sweep)
-    lr: float = 1e-4
-    gamma: float = 0.99
-    tau: float = 0.005
-    alpha: float | None = None        # None: the reference's per-agent values (REFERENCE_ALPHA)
-    epsilon_start: float = 0.5
-    epsilon_end: float = 0.1
-    epsilon_decay_epochs: float = 5.0
+    lr: float = option(1e-4, TRACED)
+    gamma: float = option(0.99, TRACED)
+    tau: float = option(0.005, TRACED)
+    alpha: float | None = option(None, TRACED, leaf="kl_weight")  # None: REFERENCE_ALPHA per agent
+    epsilon_start: float = option(0.5, TRACED)
+    epsilon_end: float = option(0.1, TRACED)
+    epsilon_decay_epochs: float = option(5.0, TRACED)
     # population
-    agents: tuple[str, ...] = AGENTS
-    seeds: tuple[int, ...] = (0,)
-    sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()  # (("lr", (1e-4, 3e-4)), ...)
+    agents: tuple[str, ...] = option(AGENTS, HOST)
+    seeds: tuple[int, ...] = option((0,), HOST)
+    sweep: tuple[tuple[str, tuple[float, ...]], ...] = option((), HOST)  # (("lr", (1e-4, 3e-4)), ...)
 
     def __post_init__(self):
         check_fields(self, RULES)
@@ -91,6 +83,10 @@ class SubAgentConfig:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+
+# the per-member hyper-parameters, in the order member keys fold them in
+HPARAMS = tuple(f.name for f in dataclasses.fields(SubAgentConfig) if role(f) == TRACED)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), **preset) -> SubAgentConfig:

@@ -1,11 +1,11 @@
-"""One training epoch of one member, entirely on device: collect and update in ``lax.scan``.
+"""One training epoch of one member, entirely on device: the shared learner's collect-then-learn.
 
 Every chunk of the member's label runs once, in shuffled order, from a random start level.
 ``num_envs`` slots run episodes side by side; all chunks have the same length, so episodes
 advance in lock-step rounds and each slot knows from the step counter when to start its next
-chunk. Every ``steps_per_iteration`` steps the learner runs ``updates_per_iteration`` updates
-(once more than ``learning_starts`` transitions are stored). Members with fewer chunks mask
-the steps past their own epoch end.
+chunk. Every ``steps_per_iteration`` steps the learner runs updates in proportion to the
+transitions collected (once more than ``learning_starts`` are stored). Members with fewer
+chunks mask the steps past their own epoch end.
 """
 
 from __future__ import annotations
@@ -13,21 +13,18 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from hftjax.env.core import start_state, transition
+from hftjax.dqn import LearnerState, Schedule, Transition, collect_then_learn, ddqn_loss, epsilon, epsilon_greedy
+from hftjax.env.core import observe_rows, start_state, transition
 from hftjax.env.market import MarketData
-from hftjax.env.params import EnvParams
-from hftjax.replay import replay_add, replay_sample
-from hftjax.rl import epoch_metrics, make_optimizer, tree_select
-from hftjax.subagent.learner import Transition, act, epsilon, update
-from hftjax.subagent.population import MemberSpec, MemberState, Setup
+from hftjax.env.params import EnvParams, TradingSettings, episode_params
+from hftjax.replay import replay_add
+from hftjax.rl import tree_select
+from hftjax.subagent.population import MemberSpec, Setup
 
 
-def env_params(setup: Setup, market: MarketData, starts, count) -> EnvParams:
-    c = setup.cfg
-    return EnvParams(market=market, episode_starts=starts, num_episodes=count,
-                     episode_len=jnp.int32(setup.chunk_len), fee=jnp.float32(c.fee),
-                     max_holding=jnp.float32(c.max_holding), levels=jnp.int32(c.levels),
-                     random_start=jnp.bool_(True), start_action=jnp.int32(0))
+def chunk_params(setup: Setup, market: MarketData, trading: TradingSettings, starts, count) -> EnvParams:
+    """Episodes = the given chunks, from a random start level."""
+    return episode_params(market, trading, starts, count, setup.chunk_len, setup.levels)
 
 
 def epoch_shape(setup: Setup) -> tuple[int, int]:
@@ -38,17 +35,22 @@ def epoch_shape(setup: Setup) -> tuple[int, int]:
     return steps, -(-steps // c.steps_per_iteration)
 
 
-def train_epoch(setup: Setup, state: MemberState, spec: MemberSpec, market: MarketData):
-    c, net = setup.cfg, setup.net
-    optimizer = make_optimizer(c.grad_clip)
+def schedule(setup: Setup) -> Schedule:
+    c = setup.cfg
+    return Schedule(iterations=epoch_shape(setup)[1], steps_per_iteration=c.steps_per_iteration,
+                    updates_per_iteration=c.updates_per_iteration, batch_size=c.batch_size,
+                    learning_starts=c.learning_starts, grad_clip=c.grad_clip)
+
+
+def train_epoch(setup: Setup, state: LearnerState, spec: MemberSpec, market: MarketData, trading: TradingSettings):
+    c, levels = setup.cfg, setup.levels
     ep_steps = setup.chunk_len - 1
-    total_steps, iterations = epoch_shape(setup)
     key, k_order, k_run = jax.random.split(state.key, 3)
     valid = jnp.arange(setup.max_train) < spec.num_train
     order = jnp.argsort(jnp.where(valid, jax.random.uniform(k_order, valid.shape), 2.0))
     member_steps = -(-spec.num_train // c.num_envs) * ep_steps
     eps = epsilon(spec.hp, state.epoch)
-    params_env = env_params(setup, market, spec.train_starts, spec.num_train)
+    env = chunk_params(setup, market, trading, spec.train_starts, spec.num_train)
     slots = jnp.arange(c.num_envs)
 
     def collect(params):
@@ -58,50 +60,25 @@ def train_epoch(setup: Setup, state: MemberState, spec: MemberSpec, market: Mark
             slot = (t // ep_steps) * c.num_envs + slots
             active = (slot < spec.num_train) & (t < member_steps)
             episode = order[jnp.minimum(slot, setup.max_train - 1)]
-            starts = jax.random.randint(k_start, slots.shape, 0, c.levels)
-            fresh = jax.vmap(start_state, (0, 0, None))(episode, starts, params_env)
+            starts = jax.random.randint(k_start, slots.shape, 0, levels)
+            fresh = jax.vmap(start_state, (0, 0, None))(episode, starts, env)
             envs = tree_select(t % ep_steps == 0, fresh, envs)
-            actions = act(net, params, market, k_act, envs.row, envs.prev_action, eps, c.levels)
-            after, reward, done, _ = jax.vmap(transition, (0, 0, None))(envs, actions, params_env)
+            q = setup.q_fn(params, observe_rows(market, envs.row, envs.prev_action))
+            actions = epsilon_greedy(*jax.random.split(k_act), q, eps, levels)
+            after, reward, done, _ = jax.vmap(transition, (0, 0, None))(envs, actions, env)
             replay = replay_add(replay, Transition(envs.row, envs.prev_action, actions, reward, done), active)
-            return (after, replay, key), (jnp.sum(reward * active), active.sum())
+            return (after, replay, key), {"reward": jnp.sum(reward * active), "collected": active.sum()}
         return one_step
 
-    def iteration(carry, it):
-        envs, replay, params, target, opt_state, key = carry
-        (envs, replay, key), (rewards, collected) = jax.lax.scan(
-            collect(params), (envs, replay, key), it * c.steps_per_iteration + jnp.arange(c.steps_per_iteration))
-        key, k_updates = jax.random.split(key)
+    def budget(it, stats):
         # updates in proportion to the transitions collected, so a part-filled iteration (the
         # last round of an epoch) keeps the replay ratio
-        n_updates = -(-c.updates_per_iteration * collected.sum() // (c.num_envs * c.steps_per_iteration))
+        n_updates = -(-c.updates_per_iteration * stats["collected"].sum() // (c.num_envs * c.steps_per_iteration))
+        return n_updates, it * c.steps_per_iteration < member_steps
 
-        def learn(x):
-            def one_update(carry, inputs):
-                j, k = inputs
-                new_p, new_tp, new_os, metrics = update(net, optimizer, *carry, market,
-                                                        replay_sample(replay, k, c.batch_size), spec.hp)
-                keep = j < n_updates
-                carry = tree_select(keep, (new_p, new_tp, new_os), carry)
-                return carry, jax.tree.map(lambda m: jnp.where(keep, m, 0.0), metrics)
-            inputs = (jnp.arange(c.updates_per_iteration), jax.random.split(k_updates, c.updates_per_iteration))
-            carry, metrics = jax.lax.scan(one_update, x, inputs)
-            return carry, jax.tree.map(jnp.sum, metrics)
+    def loss_fn(params, target, batch):
+        return ddqn_loss(params, target, setup.q_fn, market, batch, spec.hp)
 
-        def skip(x):
-            zero = jnp.float32(0)
-            return x, {k: zero for k in ("loss", "td", "kl", "grad_norm", "nonfinite")}
-
-        ready = (replay.count > c.learning_starts) & (it * c.steps_per_iteration < member_steps)
-        (params, target, opt_state), metrics = jax.lax.cond(ready, learn, skip, (params, target, opt_state))
-        metrics["updates"] = ready * n_updates
-        return (envs, replay, params, target, opt_state, key), {"reward": rewards.sum(), **metrics}
-
-    envs = jax.vmap(start_state, (0, 0, None))(jnp.zeros_like(slots), jnp.zeros_like(slots), params_env)
-    carry = (envs, state.replay, state.params, state.target_params, state.opt_state, k_run)
-    (_, replay, params, target, opt_state, _), per_iteration = jax.lax.scan(iteration, carry, jnp.arange(iterations))
-    totals = jax.tree.map(jnp.sum, per_iteration)
-    metrics = {"train_reward": totals["reward"], "epsilon": eps, **epoch_metrics(totals, ("loss", "td", "kl"))}
-    state = state.replace(params=params, target_params=target, opt_state=opt_state, replay=replay,
-                          key=key, epoch=state.epoch + 1)
-    return state, metrics
+    envs = jax.vmap(start_state, (0, 0, None))(jnp.zeros_like(slots), jnp.zeros_like(slots), env)
+    _, state, metrics = collect_then_learn(schedule(setup), loss_fn, spec.hp, collect, envs, state, k_run, budget=budget)
+    return state.replace(key=key), metrics

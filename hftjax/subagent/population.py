@@ -13,12 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from hftjax.dqn import HParams, LearnerState, Transition, hparams, init_learner
 from hftjax.env.market import MarketData
 from hftjax.errors import ConfigError
-from hftjax.replay import Replay, replay_init
+from hftjax.options import compiled_part
 from hftjax.subagent.config import AGENTS, HPARAMS, SubAgentConfig
-from hftjax.rl import make_optimizer, set_learning_rate
-from hftjax.subagent.learner import HParams, Transition
 from hftjax.subagent.network import SubAgentNet
 
 
@@ -31,34 +30,26 @@ class MemberSpec:
     hp: HParams
 
 
-@struct.dataclass
-class MemberState:
-    params: dict
-    target_params: dict
-    opt_state: tuple
-    replay: Replay
-    key: jax.Array
-    epoch: jax.Array         # () int32 epochs completed
-    best_params: dict
-    best_score: jax.Array    # () float32 best validation mean return rate so far
-    best_epoch: jax.Array    # () int32 (-1 before any validation)
-
-
 @dataclasses.dataclass(frozen=True)
 class Setup:
     """Static structure shared by all members (hashable: part of the compiled program)."""
-    cfg: SubAgentConfig
+    cfg: SubAgentConfig      # its compiled part only (traced and host fields at their defaults)
+    levels: int
     chunk_len: int
     max_train: int
     max_valid: int
 
     @property
     def net(self) -> SubAgentNet:
-        return subagent_net(self.cfg)
+        return subagent_net(self.cfg, self.levels)
+
+    def q_fn(self, params, obs):
+        """Q (N, K) of observations (``hftjax.env.observe_rows``)."""
+        return self.net.apply(params, obs.single, obs.trend, obs.prev_action)
 
 
-def subagent_net(cfg: SubAgentConfig) -> SubAgentNet:
-    return SubAgentNet(levels=cfg.levels, hidden=cfg.hidden, dueling_mean=cfg.dueling_mean, adapter=cfg.adapter)
+def subagent_net(cfg: SubAgentConfig, levels: int) -> SubAgentNet:
+    return SubAgentNet(levels=levels, hidden=cfg.hidden, dueling_mean=cfg.dueling_mean, adapter=cfg.adapter)
 
 
 def _chunk_starts(labels: dict, agent: str) -> np.ndarray:
@@ -74,7 +65,14 @@ def _padded(values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
     return out, np.array([len(v) for v in values], np.int32), width
 
 
-def build_population(cfg: SubAgentConfig, train_labels: dict, valid_labels: dict) -> tuple[Setup, MemberSpec, list[dict]]:
+def member_hparams(members: list[dict]) -> HParams:
+    """(M,) stacked hyper-parameters; a member's ``alpha`` is the learner's KL weight."""
+    leaf = {f.name: f.metadata["leaf"] or f.name for f in dataclasses.fields(SubAgentConfig) if f.name in HPARAMS}
+    return hparams({leaf[k]: [m[k] for m in members] for k in HPARAMS})
+
+
+def build_population(cfg: SubAgentConfig, levels: int, train_labels: dict,
+                     valid_labels: dict) -> tuple[Setup, MemberSpec, list[dict]]:
     members = cfg.members
     if train_labels["chunk_len"] != valid_labels["chunk_len"]:
         raise ConfigError("chunk_len", "train and valid splits were prepared with different chunk lengths")
@@ -85,18 +83,10 @@ def build_population(cfg: SubAgentConfig, train_labels: dict, valid_labels: dict
             raise ConfigError("agents", f"{m['agent']} has no training chunk: prepare more data or a shorter chunk_len")
     train_starts, num_train, max_train = _padded(train)
     valid_starts, num_valid, max_valid = _padded(valid)
-    hp = HParams(**{k: jnp.asarray([m[k] for m in members], jnp.float32) for k in HPARAMS})
     spec = MemberSpec(train_starts=jnp.asarray(train_starts), num_train=jnp.asarray(num_train),
-                      valid_starts=jnp.asarray(valid_starts), num_valid=jnp.asarray(num_valid), hp=hp)
-    return Setup(structural(cfg), train_labels["chunk_len"], max_train, max_valid), spec, members
-
-
-def structural(cfg: SubAgentConfig) -> SubAgentConfig:
-    """The config with everything that is not compiled in (hyper-parameters, seeds, agents,
-    epochs) set to fixed values, so that changing them reuses the compiled program."""
-    host_only = [k for k in HPARAMS if k != "alpha"] + ["warn_loss_above"]
-    return dataclasses.replace(cfg, epochs=1, agents=AGENTS[:1], seeds=(0,), sweep=(), alpha=None,
-                               **{k: SubAgentConfig.__dataclass_fields__[k].default for k in host_only})
+                      valid_starts=jnp.asarray(valid_starts), num_valid=jnp.asarray(num_valid),
+                      hp=member_hparams(members))
+    return Setup(compiled_part(cfg), levels, train_labels["chunk_len"], max_train, max_valid), spec, members
 
 
 def member_keys(members: list[dict]) -> jax.Array:
@@ -110,13 +100,9 @@ def member_keys(members: list[dict]) -> jax.Array:
     return jnp.stack(keys)
 
 
-def init_member(setup: Setup, key: jax.Array, hp: HParams, market: MarketData) -> MemberState:
+def init_member(setup: Setup, key: jax.Array, hp: HParams, market: MarketData) -> LearnerState:
     k_net, k_run = jax.random.split(key)
     params = setup.net.init(k_net, market.single[:1], market.trend[:1], jnp.zeros((1,), jnp.int32))
-    opt_state = set_learning_rate(make_optimizer(setup.cfg.grad_clip).init(params), hp.lr)
     example = Transition(row=jnp.int32(0), prev_action=jnp.int32(0), action=jnp.int32(0),
                          reward=jnp.float32(0), done=jnp.bool_(False))
-    return MemberState(params=params, target_params=params, opt_state=opt_state,
-                       replay=replay_init(example, setup.cfg.buffer_size), key=k_run,
-                       epoch=jnp.int32(0), best_params=params, best_score=jnp.float32(-jnp.inf),
-                       best_epoch=jnp.int32(-1))
+    return init_learner(params, hp, setup.cfg.grad_clip, example, setup.cfg.buffer_size, k_run)

@@ -14,7 +14,7 @@ from pathlib import Path
 import jax
 import orbax.checkpoint as ocp
 
-from hftjax.env.dataset import load_split
+from hftjax.env.config import EnvConfig
 from hftjax.errors import RunDirError
 from hftjax.io import write_json
 from hftjax.rundir import claim_run_dir, run_lock
@@ -29,20 +29,19 @@ from hftjax.training import Loop, run_loop
 class SubAgentTrainer:
     """Markets, population spec and the compiled epoch/validation functions of one run."""
 
-    def __init__(self, cfg: SubAgentConfig, data_dir: str | Path):
-        load = functools.partial(load_split, data_dir, max_holding=cfg.max_holding, levels=cfg.levels,
-                                 teacher_fee=cfg.teacher_fee)
-        self.train_market, train_labels = load("train")
-        self.valid_market, valid_labels = load("valid")
-        self.setup, self.spec, self.members = build_population(cfg, train_labels, valid_labels)
+    def __init__(self, cfg: SubAgentConfig, env: EnvConfig, data_dir: str | Path):
+        self.train_market, train_labels = env.load(data_dir, "train")
+        self.valid_market, valid_labels = env.load(data_dir, "valid")
+        self.trading = env.trading()
+        self.setup, self.spec, self.members = build_population(cfg, env.levels, train_labels, valid_labels)
 
     def init(self):
         return population_init(self.setup, member_keys(self.members), self.spec.hp, self.train_market)
 
     def epoch(self, state):
         """Train every member one epoch, then validate and keep each member's best params."""
-        state, metrics = population_epoch(self.setup, state, self.spec, self.train_market)
-        state, score = population_validate(self.setup, state, self.spec, self.valid_market)
+        state, metrics = population_epoch(self.setup, state, self.spec, self.train_market, self.trading)
+        state, score = population_validate(self.setup, state, self.spec, self.valid_market, self.trading)
         return state, {**metrics, "valid_return_rate": score}
 
 
@@ -53,14 +52,14 @@ def population_init(setup, keys, hp, market):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def population_epoch(setup, state, spec, market):
-    return jax.vmap(functools.partial(train_epoch, setup), (0, 0, None))(state, spec, market)
+def population_epoch(setup, state, spec, market, trading):
+    return jax.vmap(functools.partial(train_epoch, setup), (0, 0, None, None))(state, spec, market, trading)
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def population_validate(setup, state, spec, market):
+def population_validate(setup, state, spec, market, trading):
     def one(state, spec):
-        score = validate(setup, state, spec, market)
+        score = validate(setup, state, spec, market, trading)
         return keep_best(state, score, spec.num_valid > 0), score
     return jax.vmap(one)(state, spec)
 
@@ -87,7 +86,7 @@ def member_ids(cfg: SubAgentConfig) -> list[dict]:
 
 
 def train_subagents(cfg: SubAgentConfig, data_dir: str | Path, run_dir: str | Path, *,
-                    stop_after: int | None = None, resume_from: int | None = None,
+                    env: EnvConfig = EnvConfig(), stop_after: int | None = None, resume_from: int | None = None,
                     progress: bool = True) -> tuple[object, SubAgentTrainer]:
     """Train (or resume) the population; ``stop_after`` ends after that many epochs in total
     (used to test resuming). Returns the final population state and the trainer."""
@@ -96,8 +95,9 @@ def train_subagents(cfg: SubAgentConfig, data_dir: str | Path, run_dir: str | Pa
                                     f"hftjax prepare INPUT... --out {data_dir} first")
     run_dir = claim_run_dir(run_dir)
     with run_lock(run_dir):
-        trainer = SubAgentTrainer(cfg, data_dir)
-        loop = Loop("sub-agent", run_dir / "checkpoints", run_dir / "subagents_log.jsonl", cfg.to_json(),
+        trainer = SubAgentTrainer(cfg, env, data_dir)
+        loop = Loop("sub-agent", run_dir / "checkpoints", run_dir / "subagents_log.jsonl",
+                    {**cfg.to_json(), "env": env.to_json()},
                     cfg.epochs, member_ids(cfg), cfg.warn_loss_above)
         state = run_loop(loop, trainer.init(), trainer.epoch, stop_after=stop_after, resume_from=resume_from,
                          progress=progress, on_epoch=_tensorboard(run_dir))
@@ -106,7 +106,7 @@ def train_subagents(cfg: SubAgentConfig, data_dir: str | Path, run_dir: str | Pa
             checkpointer.save((run_dir / "subagents_best").resolve(), best, force=True)
         # written last: the hyper-agent reads it as "the sub-agents are trained"; a relative
         # data path keeps the run directory movable
-        write_json({"config": cfg.to_json(), "members": trainer.members,
+        write_json({"config": cfg.to_json(), "env": env.to_json(), "members": trainer.members,
                     "data_dir": os.path.relpath(Path(data_dir).resolve(), run_dir.resolve())},
                    run_dir / "subagents.json")
     return state, trainer

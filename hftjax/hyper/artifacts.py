@@ -1,0 +1,87 @@
+"""What a run directory holds for the hyper-agent: the trained sub-agents (``subagents.json``,
+``subagents_best/``) and a trained hyper-agent (``hyper.json``, ``hyper_checkpoints/``).
+Paths inside are relative, so run directories can be moved."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from hftjax.checkpoint import Checkpoints
+from hftjax.env.config import EnvConfig
+from hftjax.errors import ConfigError, RunDirError
+from hftjax.hyper.config import HyperConfig
+from hftjax.hyper.trainer import HyperRun
+from hftjax.subagent.config import AGENTS, SubAgentConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class SubAgentRun:
+    run_dir: Path
+    cfg: SubAgentConfig
+    env: EnvConfig
+    members: list[dict]
+    data_dir: Path
+    best_params: dict        # stacked over members
+
+    def for_seed(self, seed: int):
+        """The six sub-agents of ``seed`` (or of the lowest seed trained) in the hyper-agent's order."""
+        have = {m["seed"] for m in self.members}
+        seed = seed if seed in have else min(have)
+        index = [next(i for i, m in enumerate(self.members) if m["agent"] == a and m["seed"] == seed) for a in AGENTS]
+        return jax.tree.map(lambda x: jnp.asarray(x)[np.array(index)], self.best_params)
+
+
+def load_subagents(run_dir: str | Path) -> SubAgentRun:
+    run_dir = Path(run_dir)
+    if not (run_dir / "subagents.json").exists():
+        raise RunDirError(run_dir, "has no trained sub-agents (subagents.json missing): run "
+                                   f"hftjax train-subagents DATA_DIR --out {run_dir} first")
+    meta = json.loads((run_dir / "subagents.json").read_text())
+    best_dir = (run_dir / "subagents_best").resolve()
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            best = checkpointer.restore(best_dir)
+    except Exception as e:  # orbax raises many types for a missing or damaged checkpoint
+        raise RunDirError(best_dir, f"the best sub-agents cannot be read ({type(e).__name__}); rerun "
+                                    f"hftjax train-subagents DATA_DIR --out {run_dir}") from e
+    missing = set(AGENTS) - {m["agent"] for m in meta["members"]}
+    if missing:
+        raise ConfigError("agents", f"the hyper-agent needs all six sub-agents; missing {sorted(missing)}")
+    return SubAgentRun(run_dir=run_dir, cfg=SubAgentConfig(**meta["config"]), env=EnvConfig(**meta["env"]),
+                       members=meta["members"], data_dir=(run_dir / meta["data_dir"]).resolve(),
+                       best_params=best["best_params"])
+
+
+def hyper_config_of(hyper_dir: str | Path) -> HyperConfig | None:
+    """The resolved hyper-agent config a directory was trained (``hyper.json``) or planned
+    (``config.json`` of ``hftjax run``) with; None when it has neither."""
+    hyper_dir = Path(hyper_dir)
+    for name, key in (("hyper.json", "config"), ("config.json", "hyper")):
+        if (hyper_dir / name).exists():
+            return HyperConfig(**json.loads((hyper_dir / name).read_text())[key])
+    return None
+
+
+def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperRun]:
+    """The trained hyper-agent population (latest checkpoint) of a directory ``train-hyper`` wrote."""
+    hyper_dir = Path(hyper_dir)
+    if not (hyper_dir / "hyper.json").exists():
+        raise RunDirError(hyper_dir, "has no trained hyper-agent (hyper.json missing): run "
+                                     f"hftjax train-hyper RUN_DIR --out {hyper_dir} first")
+    meta = json.loads((hyper_dir / "hyper.json").read_text())
+    run = HyperRun(load_subagents(hyper_dir / meta["subagents"]), HyperConfig(**meta["config"]))
+    checkpoints = Checkpoints(hyper_dir / "hyper_checkpoints")
+    try:
+        if checkpoints.latest_epoch() is None:
+            raise RunDirError(hyper_dir, "has no hyper-agent checkpoint: run hftjax train-hyper first")
+        state, _ = checkpoints.restore(checkpoints.latest_epoch(), run.init())
+    finally:
+        checkpoints.close()
+    return state, run

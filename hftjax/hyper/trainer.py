@@ -1,0 +1,85 @@
+"""The hyper-agent population of one run: markets, the frozen sub-agents' Q tables, and the
+compiled init / epoch / validation / rollout functions (seeds vmapped, one compile)."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from hftjax.env.config import EnvConfig
+from hftjax.hyper.agent import HyperSetup, greedy_rollout, hyper_epoch, init_hyper, q_mix, seed_hparams
+from hftjax.hyper.config import HyperConfig
+from hftjax.hyper.subq import sub_q_table
+from hftjax.options import compiled_part
+from hftjax.rl import keep_best
+from hftjax.subagent.population import subagent_net
+
+
+class HyperRun:
+    """Everything the hyper-agent of ``cfg`` needs from a sub-agent run (``hyper.artifacts.SubAgentRun``)."""
+
+    def __init__(self, subagents, cfg: HyperConfig):
+        self.subagents = subagents
+        self.cfg = cfg
+        self.env: EnvConfig = subagents.env
+        self.setup = HyperSetup(compiled_part(cfg), self.env.levels)
+        self.hp = seed_hparams(cfg)
+        self.trading = self.env.trading()
+        self.sub_params = jax.tree.map(lambda *x: jnp.stack(x), *[subagents.for_seed(s) for s in cfg.seeds])
+        self.sub_net = subagent_net(subagents.cfg, self.env.levels)
+        self._markets: dict = {}
+
+    def market(self, split: str):
+        """(market, per-seed Q tables (S, T, K, A, K)) of a split, computed once."""
+        if split not in self._markets:
+            market, _ = self.env.load(self.subagents.data_dir, split, episode="split")
+            tables = jnp.stack([sub_q_table(self.sub_net, jax.tree.map(lambda x: x[i], self.sub_params), market)
+                                for i in range(len(self.cfg.seeds))])
+            self._markets[split] = (market, tables)
+        return self._markets[split]
+
+    def init(self):
+        market, _ = self.market("train")
+        keys = jnp.stack([jax.random.fold_in(jax.random.key(s), 1_000_003) for s in self.cfg.seeds])
+        return hyper_init(self.setup, keys, self.hp, market)
+
+    def epoch(self, state):
+        market, tables = self.market("train")
+        state, metrics = hyper_train_epoch(self.setup, state, self.hp, tables, market, self.trading)
+        valid, valid_tables = self.market("valid")
+        state, score = hyper_validate(self.setup, state, valid_tables, valid, self.trading)
+        return state, {**metrics, "valid_return_rate": score}
+
+    def rollout(self, params, split: str):
+        """Greedy per-seed runs of the hyper-agent with ``params`` (stacked over seeds)."""
+        market, tables = self.market(split)
+        return hyper_rollouts(self.setup, params, tables, market, self.trading)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def hyper_init(setup, keys, hp, market):
+    return jax.vmap(lambda k, h: init_hyper(setup, k, h, market))(keys, hp)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def hyper_train_epoch(setup, state, hp, tables, market, trading):
+    return jax.vmap(lambda s, h, t: hyper_epoch(setup, s, h, t, market, trading))(state, hp, tables)
+
+
+def mixed_policy(setup, params, table):
+    return lambda obs: q_mix(setup.net, params, obs, table)[0]
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def hyper_rollouts(setup, params, tables, market, trading):
+    return jax.vmap(lambda p, t: greedy_rollout(setup, mixed_policy(setup, p, t), market, trading))(params, tables)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def hyper_validate(setup, state, tables, market, trading):
+    def one(s, table):
+        _, _, acc = greedy_rollout(setup, mixed_policy(setup, s.params, table), market, trading)
+        return keep_best(s, acc["return_rate"]), acc["return_rate"]
+    return jax.vmap(one)(state, tables)
