@@ -1,10 +1,10 @@
-"""Does the hyper-agent beat its parts? ``hftjax run`` (default preset) with 3 seeds on the
+"""Does the hyper-agent beat its parts? ``hftjax run`` (demo preset) with 3 seeds on the
 synthetic market with regime switches; on the whole validation split compare the hyper-agent's
 return rate with the best single sub-agent and the equal-weight mix of the six (same seed).
 Then diagnose the mixtures on the validation split: the hyper-agent's mean weights, and for each
 sub-agent the share of states (starting flat) where it prefers buying to staying flat.
 
-    python -m benchmarks.hyper_comparison [--preset default] [--out DIR]   (an existing DIR is reused)
+    python -m benchmarks.hyper_comparison [--preset demo] [--out DIR]   (an existing DIR is reused)
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 from benchmarks.common import record
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.pipeline import run_pipeline
+from hftjax.run_config import load_run_config
 from hftjax.subagent.config import AGENTS
 
 
@@ -46,12 +47,13 @@ def diagnose(run_dir: Path) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--preset", default="default")
+    parser.add_argument("--preset", default="demo")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="hftjax-compare-")) / "run"
     t0 = time.perf_counter()
-    metrics = run_pipeline(out, preset=args.preset, seeds=(0, 1, 2))
+    seeds = [f"{section}.seeds=[0,1,2]" for section in ("subagents", "hyper")]
+    metrics = run_pipeline(out, load_run_config(args.preset, overrides=seeds))
     wall = time.perf_counter() - t0
     rows = []
     for split in ("valid", "test"):

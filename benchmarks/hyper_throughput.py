@@ -17,7 +17,8 @@ import numpy as np
 
 from benchmarks.common import HERE, record
 from hftjax.hyper.config import load_hyper_config
-from hftjax.hyper.run import HyperRun
+from hftjax.hyper.artifacts import load_subagents
+from hftjax.hyper.trainer import HyperRun
 from hftjax.prepare import PrepareConfig, prepare
 from hftjax.subagent.config import load_config
 from hftjax.subagent.run import train_subagents
@@ -28,7 +29,7 @@ EPOCHS = 15
 
 
 def time_epoch(run_dir: Path, overrides: dict) -> dict:
-    run = HyperRun(run_dir, load_hyper_config(**overrides))
+    run = HyperRun(load_subagents(run_dir), load_hyper_config(**overrides))
     state = run.init()
     state, _ = run.epoch(state)  # compile
     jax.block_until_ready(state.params)

@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmarks.common import record
 from hftjax.cli import main as cli
-from hftjax.env import simulate
+from hftjax.env import EnvConfig, simulate
 from hftjax.subagent.config import load_config
 from hftjax.subagent.run import train_subagents
 
@@ -32,17 +32,17 @@ def teacher_actions(teacher: np.ndarray, start: int) -> np.ndarray:
     return np.asarray(jax.lax.scan(step, jnp.int32(start), jnp.asarray(teacher[:-1]))[1])
 
 
-def baselines(close: np.ndarray, teacher: np.ndarray, starts: np.ndarray, chunk_len: int, cfg, seed: int) -> dict:
+def baselines(close: np.ndarray, teacher: np.ndarray, starts: np.ndarray, chunk_len: int, env: EnvConfig, seed: int) -> dict:
     """Mean return rate of random, buy-and-hold and teacher policies over chunks x start levels."""
     rng = np.random.default_rng(seed)
     out = {"random": [], "buy_and_hold": [], "teacher": []}
-    kw = dict(fee=cfg.fee, max_holding=cfg.max_holding, levels=cfg.levels)
+    kw = dict(fee=env.fee, max_holding=env.max_holding, levels=env.levels)
     for first in starts:
         c, q = close[first:first + chunk_len], teacher[first:first + chunk_len]
-        for start in (0, cfg.levels - 1):
-            random_actions = rng.integers(0, cfg.levels, (64, chunk_len - 1))
+        for start in (0, env.levels - 1):
+            random_actions = rng.integers(0, env.levels, (64, chunk_len - 1))
             out["random"].append(float(np.mean(simulate(c, random_actions, initial_action=start, **kw)["return_rate"])))
-            hold = np.full(chunk_len - 1, cfg.levels - 1)
+            hold = np.full(chunk_len - 1, env.levels - 1)
             out["buy_and_hold"].append(float(simulate(c, hold, initial_action=start, **kw)["return_rate"]))
             out["teacher"].append(float(simulate(c, teacher_actions(q, start), initial_action=start, **kw)["return_rate"]))
     return {k: float(np.mean(v)) for k, v in out.items()}
@@ -73,7 +73,7 @@ def main() -> None:
             rows.append({"agent": agent, "valid_chunks": 0})
             continue
         scores = np.asarray(state.best_score)[idx]
-        base = baselines(close, teacher, starts, trainer.setup.chunk_len, cfg, seed=len(rows))
+        base = baselines(close, teacher, starts, trainer.setup.chunk_len, EnvConfig(), seed=len(rows))
         rows.append({"agent": agent, "valid_chunks": len(starts),
                      "subagent_mean": float(scores.mean()), "subagent_min_seed": float(scores.min()),
                      "random": base["random"], "buy_and_hold": base["buy_and_hold"], "teacher_optimal": base["teacher"],

@@ -21,6 +21,7 @@ import numpy as np
 
 from benchmarks.common import record
 from hftjax.cli import main as cli
+from hftjax.env import EnvConfig
 from hftjax.subagent.config import load_config
 from hftjax.subagent.run import SubAgentTrainer
 
@@ -29,7 +30,7 @@ EPOCHS = 15
 
 
 def time_epoch(cfg, data_dir) -> dict:
-    trainer = SubAgentTrainer(cfg, data_dir)
+    trainer = SubAgentTrainer(cfg, EnvConfig(), data_dir)
     state = trainer.init()
     t0 = time.perf_counter()
     state, _ = trainer.epoch(state)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import argparse
 import functools
-import runpy
+import json
+import subprocess
 import sys
 import traceback
 import warnings
 from pathlib import Path
 
 from hftjax.errors import ConfigError, UserError
+from hftjax.presets import PRESETS
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -37,12 +39,14 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _train_subagents(args: argparse.Namespace) -> None:
-    from hftjax.subagent.config import load_config
+    from hftjax.run_config import load_run_config
     from hftjax.subagent.run import train_subagents
 
-    cfg = load_config(args.config, args.overrides, **({"mode": args.mode} if args.mode else {}))
-    state, trainer = train_subagents(cfg, args.data_dir, args.out, resume_from=args.resume_from,
-                                     progress=not args.quiet)
+    mode = [f"subagents.mode={args.mode}"] if args.mode else []
+    cfg = load_run_config(None, args.config, [*mode, *args.overrides], default_section="subagents",
+                          only=("subagents", "env"))
+    state, trainer = train_subagents(cfg.subagents, args.data_dir, args.out, env=cfg.env,
+                                     resume_from=args.resume_from, progress=not args.quiet)
     for i, m in enumerate(trainer.members):
         print(f"  {m['agent']:<8} seed {m['seed']}: best epoch {int(state.best_epoch[i])}, "
               f"validation return rate {float(state.best_score[i]):+.4f}")
@@ -50,12 +54,13 @@ def _train_subagents(args: argparse.Namespace) -> None:
 
 
 def _train_hyper(args: argparse.Namespace) -> None:
-    from hftjax.hyper.config import load_hyper_config
     from hftjax.hyper.artifacts import hyper_config_of
     from hftjax.hyper.run import train_hyper
+    from hftjax.run_config import load_run_config
 
-    base = None if args.defaults else hyper_config_of(args.run_dir)
-    cfg = load_hyper_config(args.config, args.overrides, **(base.to_json() if base else {}))
+    trained = None if args.defaults else hyper_config_of(args.run_dir)
+    cfg = load_run_config(None, args.config, args.overrides, base={"hyper": trained.to_json()} if trained else None,
+                          default_section="hyper", only=("hyper",)).hyper
     state, run = train_hyper(args.run_dir, cfg, out=args.out, resume_from=args.resume_from, progress=not args.quiet)
     for i, seed in enumerate(run.cfg.seeds):
         print(f"  hyper-agent seed {seed}: best epoch {int(state.best_epoch[i])}, "
@@ -73,11 +78,20 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
+    import jax
+
     from hftjax.evaluate import format_summary
     from hftjax.pipeline import run_pipeline
+    from hftjax.run_config import load_run_config
 
+    shortcuts = [f"data.inputs={json.dumps(args.data)}"] if args.data else []
+    if args.seeds:
+        shortcuts += [f"{section}.seeds={json.dumps(args.seeds)}" for section in ("subagents", "hyper")]
+    cfg = load_run_config(args.preset, args.config, [*shortcuts, *args.overrides])
+    if cfg.devices.platform:
+        jax.config.update("jax_platforms", cfg.devices.platform)
     out = args.out or f"runs/{args.preset}"
-    metrics = run_pipeline(out, preset=args.preset, data=args.data, seeds=tuple(args.seeds), progress=not args.quiet)
+    metrics = run_pipeline(out, cfg, progress=not args.quiet)
     print(format_summary(metrics))
     print(f"run directory: {out}")
 
@@ -88,13 +102,13 @@ BENCHMARKS = {"env": "env_throughput", "synth": "synth_throughput", "train": "tr
 
 
 def _bench(args: argparse.Namespace) -> None:
-    """Run ``benchmarks/<name>.py`` of the source checkout, passing the remaining arguments."""
+    """``python -m benchmarks.<name>`` in the source checkout, passing the remaining arguments."""
     root = Path(__file__).resolve().parents[1]
     if not (root / "benchmarks" / f"{BENCHMARKS[args.name]}.py").exists():
         raise ConfigError("bench", f"benchmarks/ not found next to {root / 'hftjax'}: run from a source checkout")
-    sys.path.insert(0, str(root))
-    sys.argv = [f"hftjax bench {args.name}", *args.args]
-    runpy.run_module(f"benchmarks.{BENCHMARKS[args.name]}", run_name="__main__")
+    done = subprocess.run([sys.executable, "-m", f"benchmarks.{BENCHMARKS[args.name]}", *args.args], cwd=root)
+    if done.returncode:
+        raise SystemExit(done.returncode)
 
 
 RESUME_HELP = "resume from the checkpoint after N epochs (0: start over); later checkpoints are moved aside"
@@ -130,17 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-subagents", help="train the six sub-agents (and seeds/sweeps) on a prepared dataset")
     p.add_argument("data_dir", help="output directory of hftjax prepare")
     p.add_argument("--out", required=True, help="run directory (rerun to resume from its checkpoints)")
-    p.add_argument("--config", help="JSON or TOML file of SubAgentConfig options")
+    p.add_argument("--config", help="JSON, TOML or YAML file: subagents/env sections, or plain sub-agent options")
     p.add_argument("--mode", choices=["faithful", "fast"], help="faithful: one episode at a time; fast: parallel episodes")
     p.add_argument("--resume-from", type=int, metavar="N", help=RESUME_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. epochs=5 seeds=[0,1,2]")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="sub-agent options (e.g. epochs=5 seeds=[0,1,2]) or env.KEY=VALUE (e.g. env.max_holding=0.01)")
     p.set_defaults(run=_train_subagents)
 
     p = sub.add_parser("train-hyper", help="train the hyper-agent over a run's frozen sub-agents")
     p.add_argument("run_dir", help="run directory of hftjax train-subagents (or hftjax run)")
     p.add_argument("--out", help="write the hyper-agent here instead of RUN_DIR (an ablation beside the main result)")
-    p.add_argument("--config", help="JSON or TOML file of HyperConfig options (applied over RUN_DIR's own)")
+    p.add_argument("--config", help="JSON, TOML or YAML file of hyper-agent options (applied over RUN_DIR's own)")
     p.add_argument("--defaults", action="store_true",
                    help="start from the HyperConfig defaults, not from the config RUN_DIR was trained with")
     p.add_argument("--resume-from", type=int, metavar="N", help=RESUME_HELP)
@@ -154,11 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_evaluate)
 
     p = sub.add_parser("run", help="synth (or --data) -> prepare -> sub-agents -> hyper-agent -> evaluation")
-    p.add_argument("--preset", default="default", help="default (CPU-sized), paper (ETH scale), smoke")
-    p.add_argument("--data", nargs="+", help="market files instead of the synthetic default")
+    p.add_argument("--preset", default="demo", help=f"one of {', '.join(PRESETS)} (default demo, CPU-sized)")
+    p.add_argument("--config", help="JSON, TOML or YAML file of sections (data, env, subagents, hyper, evaluation, devices)")
+    p.add_argument("--data", nargs="+", help="market files instead of the synthetic market (data.inputs)")
     p.add_argument("--out", help="run directory (default runs/<preset>)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="agent seeds (vmapped)")
+    p.add_argument("--seeds", type=int, nargs="+", help="agent seeds, vmapped (subagents.seeds and hyper.seeds)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("overrides", nargs="*", metavar="section.key=value", help="e.g. hyper.lr=3e-4 env.fee=0.0004")
     p.set_defaults(run=_run)
 
     p = sub.add_parser("bench", help="run a benchmark (writes JSON and benchmarks/RESULTS.md)")

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from hftjax.env.core import observe_rows
@@ -46,7 +47,7 @@ class HParams:
 def hparams(values: dict) -> HParams:
     """HParams from a config's traced leaves, scalars or stacked per member (a missing weight
     is 0), as float32 arrays."""
-    shape = jnp.shape(next(iter(values.values())))
+    shape = np.shape(next(iter(values.values())))
     return HParams(**{k: jnp.asarray(values[k], jnp.float32) if k in values else jnp.zeros(shape, jnp.float32)
                       for k in HParams.__dataclass_fields__})
 

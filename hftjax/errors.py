@@ -27,7 +27,7 @@ class ConfigError(UserError, ValueError):
     """A bad option or configuration value; names the option."""
 
     def __init__(self, option: str, message: str):
-        self.option = option
+        self.option, self.reason = option, message
         super().__init__(f"option {option!r}: {message}")
 
 

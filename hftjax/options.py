@@ -1,6 +1,6 @@
 """Reading and checking the options of a config dataclass.
 
-Values come from a preset, then a JSON/TOML file, then ``key=value`` overrides. Every field is
+Values come from a preset, then a JSON/TOML/YAML file, then ``key=value`` overrides. Every field is
 then checked where the config is built (``check_fields`` in ``__post_init__``): first its type,
 from the dataclass annotation, then its allowed range. Each failure is a :class:`ConfigError`
 that names the key and the allowed values.
@@ -16,6 +16,8 @@ import types
 import typing
 from pathlib import Path
 from typing import Any, Callable
+
+import yaml
 
 from hftjax.errors import ConfigError
 
@@ -77,13 +79,8 @@ def read_options(path, overrides, config_class, preset: dict) -> dict:
     if path is not None:
         values.update(read_config_file(path))
     for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(item, "overrides are key=value, e.g. lr=3e-4")
-        try:
-            values[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            values[key] = raw
+        key, value = parse_override(item)
+        values[key] = value
     fields = {f.name for f in dataclasses.fields(config_class)}
     for key in values:
         if key not in fields:
@@ -91,8 +88,19 @@ def read_options(path, overrides, config_class, preset: dict) -> dict:
     return values
 
 
+def parse_override(item: str) -> tuple[str, Any]:
+    """``key=value`` with the value read as JSON when it parses (numbers, true, [0,1]), else as text."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(item, "overrides are key=value, e.g. lr=3e-4")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
 def read_config_file(path) -> dict:
-    """A JSON or TOML (by ``.toml`` suffix) file of options, as a dict."""
+    """A JSON, TOML (``.toml``) or YAML (``.yaml``, ``.yml``) file of options, as a dict."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -101,11 +109,18 @@ def read_config_file(path) -> dict:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError("--config", f"cannot read {path}: {e}") from None
     try:
-        values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        if path.suffix == ".toml":
+            values = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            values = yaml.safe_load(text)
+        else:
+            values = json.loads(text)
     except json.JSONDecodeError as e:
         raise ConfigError("--config", f"{path} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError("--config", f"{path} is not valid TOML: {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError("--config", f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(values, dict):
         raise ConfigError("--config", f"{path} must hold an object of options, got {type(values).__name__}")
     return values

@@ -1,7 +1,7 @@
 """Directories hftjax writes: who owns them, and one process at a time.
 
 - ``claim_run_dir``: a run directory (``run``, ``train-subagents``, ``train-hyper --out``) is
-  created empty, or is one hftjax made before (it holds ``.hftjax``, or a ``run.json``,
+  created empty, or is one hftjax made before (it holds ``.hftjax``, a
   ``subagents.json`` or ``hyper.json``); any other non-empty directory is refused, so a
   command never writes among a user's own files.
 - ``check_prepare_out``: ``prepare`` replaces only an earlier prepared output of its own (its
@@ -24,7 +24,7 @@ from typing import Iterator
 from hftjax.errors import ConfigError, RunDirError
 
 MARKER = ".hftjax"
-RUN_FILES = (MARKER, "run.json", "subagents.json", "hyper.json")  # any one marks a run directory
+RUN_FILES = (MARKER, "subagents.json", "hyper.json")  # any one marks a run directory
 LOCK = ".lock"
 PREPARED_EXTRA = {"manifest.json", "teacher"}  # beside each split's .parquet and _labels.json
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -15,9 +16,9 @@ from conftest import shared_file
 from hftjax.cli import main
 from hftjax.hyper.config import load_hyper_config
 from hftjax.hyper.run import train_hyper
-from hftjax.pipeline import PRESETS
+from hftjax.presets import PRESETS
 
-ARTIFACTS = ["run.json", "data/manifest.json", "data/train.parquet", "subagents.json", "subagents_log.jsonl",
+ARTIFACTS = ["config.json", "data/manifest.json", "data/train.parquet", "subagents.json", "subagents_log.jsonl",
              "checkpoints", "subagents_best", "hyper.json", "hyper_log.jsonl", "hyper_checkpoints",
              "results/metrics.json", "results/metrics_valid.json", "results/summary.json", "results/test_positions.parquet",
              "results/valid_positions.parquet"]
@@ -33,8 +34,9 @@ def smoke_run(tmp_path_factory):
 def test_run_produces_every_artifact(smoke_run):
     for name in ARTIFACTS:
         assert (smoke_run / name).exists(), name
-    resolved = json.loads((smoke_run / "run.json").read_text())
-    assert resolved["preset"] == "smoke" and resolved["hyper"]["memory"] is True
+    resolved = json.loads((smoke_run / "config.json").read_text())
+    assert resolved["data"]["synthetic_rows"] == PRESETS["smoke"]["data"]["synthetic_rows"]
+    assert resolved["hyper"]["memory"] is True and resolved["subagents"]["hidden"] == 16
 
 
 def test_metrics_agree_with_positions(smoke_run):
@@ -134,3 +136,38 @@ def test_run_on_real_ohlcv_file(tmp_path):
     for name in ARTIFACTS:
         assert (out / name).exists(), name
     assert json.loads((out / "data" / "manifest.json").read_text())["feature_set"] == "ohlcv"
+
+
+def test_one_compile_covers_hyper_settings(smoke_run):
+    """A changed fee, max_holding, lr, gamma, beta, alpha_memory or epsilon schedule reuses the
+    compiled hyper-agent epoch."""
+    import dataclasses
+
+    import chex
+
+    from hftjax.env import EnvConfig
+    from hftjax.hyper.agent import hyper_epoch
+    from hftjax.hyper.artifacts import load_subagents
+    from hftjax.hyper.trainer import HyperRun
+
+    @functools.partial(jax.jit, static_argnums=0)
+    @chex.assert_max_traces(n=1)
+    def epoch(setup, state, hp, table, market, trading):
+        first = lambda tree: jax.tree.map(lambda x: x[0], tree)  # noqa: E731
+        return hyper_epoch(setup, first(state), first(hp), table, market, trading)
+
+    subagents = load_subagents(smoke_run)
+    smoke = PRESETS["smoke"]["hyper"]
+    changed = {"lr": 1e-3, "gamma": 0.9, "beta": 1.0, "alpha_memory": 0.1, "epsilon_start": 0.9,
+               "epsilon_end": 0.1, "epsilon_decay_epochs": 2.0}
+    runs = [HyperRun(subagents, load_hyper_config(**smoke)),
+            HyperRun(dataclasses.replace(subagents, env=EnvConfig(fee=5e-4, max_holding=0.5)),
+                     load_hyper_config(**smoke, **changed))]
+    assert runs[0].setup == runs[1].setup
+    losses = []
+    for run in runs:
+        market, tables = run.market("train")
+        _, metrics = epoch(run.setup, run.init(), run.hp, tables[0], market, run.trading)
+        losses.append(float(metrics["loss"]))
+    chex.clear_trace_counter()
+    assert losses[0] != losses[1]

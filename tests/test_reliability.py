@@ -105,7 +105,7 @@ def test_run_directories_refuse_foreign_content(tmp_path):
     (["hidden=0"], "hidden", "an integer >= 1"),
     (["seeds=3"], "seeds", "list of distinct integers"),
     (["seeds=[0,0]"], "seeds", "distinct integers"),
-    (["fee=-1"], "fee", "[0, 1)"),
+    (["env.fee=-1"], "env.fee", "[0, 1)"),
     (["sweep={\"lr\":[0]}"], "sweep.lr", "a number > 0"),
     (["adapter=maybe"], "adapter", "true or false"),
     (["nosuch=1"], "nosuch", "unknown option"),
@@ -113,6 +113,7 @@ def test_run_directories_refuse_foreign_content(tmp_path):
 def test_bad_option_values_name_the_key(tmp_path, capsys, args, key, allowed):
     assert main(["train-subagents", str(tmp_path / "data"), "--out", str(tmp_path / "run"), *args]) == 2
     err = capsys.readouterr().err.strip()
+    key = key if key.startswith("env.") else f"subagents.{key}"
     assert f"option {key!r}" in err and allowed in err and "\n" not in err, err
     assert not (tmp_path / "run").exists()
 

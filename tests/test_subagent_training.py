@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from hftjax.cli import main
-from hftjax.env import episode_teacher, market_from_arrays
+from hftjax.env import EnvConfig, episode_teacher, market_from_arrays
 from hftjax.errors import RunDirError
 from hftjax.subagent.config import load_config
 from hftjax.subagent.epoch import train_epoch
@@ -79,7 +79,7 @@ def test_best_epoch_really_is_best(reference_run):
         assert int(state.best_epoch[i]) == int(np.argmax(scores))
     # the kept params reproduce the kept score when validated again
     rescored = state.replace(params=state.best_params, best_score=jnp.full_like(state.best_score, -jnp.inf))
-    _, score = population_validate(trainer.setup, rescored, trainer.spec, trainer.valid_market)
+    _, score = population_validate(trainer.setup, rescored, trainer.spec, trainer.valid_market, trainer.trading)
     np.testing.assert_allclose(score, state.best_score, rtol=1e-6)
 
 
@@ -105,7 +105,7 @@ def test_cli_train_subagents(data_dir, tmp_path, capsys):
     assert meta["members"][0]["alpha"] == 1.0 and meta["members"][1]["alpha"] == 1.0  # reference alphas
     assert (out / "checkpoints" / "1").exists()
     assert main(["train-subagents", str(data_dir), "--out", str(tmp_path / "bad"), "nonsense=1"]) == 2
-    assert "option 'nonsense'" in capsys.readouterr().err
+    assert "option 'subagents.nonsense'" in capsys.readouterr().err
 
 
 def probe_market(chunks=150, fee=0.01, seed=0):
@@ -127,12 +127,13 @@ def test_probe_converges_to_closed_form_q():
     labels = {"chunk_len": 3, "slope": {"chunks": {"1": list(range(chunks))}}}
     cfg = load_config(overrides=["hidden=32", "batch_size=128", "buffer_size=4000", "learning_starts=200",
                                  "steps_per_iteration=10", "updates_per_iteration=10", "lr=0.003",
-                                 "gamma=0.9", "alpha=0.0", "fee=0.01", "max_holding=1.0", "tau=0.05",
+                                 "gamma=0.9", "alpha=0.0", "tau=0.05",
                                  "epsilon_start=1.0", "epsilon_end=1.0", 'agents=["slope_1"]'])
-    setup, spec, members = build_population(cfg, labels, labels)
+    setup, spec, members = build_population(cfg, 2, labels, labels)
+    trading = EnvConfig(fee=0.01, max_holding=1.0).trading()
     one = jax.tree.map(lambda x: x[0], spec)
     state = jax.jit(lambda k: init_member(setup, k, one.hp, market))(member_keys(members)[0])
-    epoch = jax.jit(lambda s: train_epoch(setup, s, one, market))
+    epoch = jax.jit(lambda s: train_epoch(setup, s, one, market, trading))
     for _ in range(25):
         state, _ = epoch(state)
     rows = np.flatnonzero(np.arange(market.num_rows) % 3 < 2)
@@ -147,24 +148,31 @@ def test_probe_converges_to_closed_form_q():
     assert np.abs(np.asarray(q0) - q_star[rows, 0]).mean() > 3 * error  # learning did the work
 
 
-def test_one_compile_covers_seeds_and_hyperparameters(data_dir):
+def test_one_compile_covers_market_settings_and_hyperparameters(data_dir):
+    """A changed fee, max_holding, lr, gamma, alpha, epsilon schedule or seed reuses the compiled epoch."""
     import chex
 
     from hftjax.subagent.run import SubAgentTrainer
 
     @functools.partial(jax.jit, static_argnums=0)
     @chex.assert_max_traces(n=1)
-    def member_epoch(setup, state, spec, market):
+    def member_epoch(setup, state, spec, market, trading):
         first = lambda tree: jax.tree.map(lambda x: x[0], tree)  # noqa: E731
-        return train_epoch(setup, first(state), first(spec), market)
+        return train_epoch(setup, first(state), first(spec), market, trading)
 
-    trainers = [SubAgentTrainer(load_config(overrides=SMALL[:-1] + extra), data_dir)
-                for extra in (["seeds=[0]"], ["seeds=[7]", "lr=0.001", "gamma=0.9", "alpha=2.0"])]
+    changed = ["seeds=[7]", "lr=0.001", "gamma=0.9", "alpha=2.0", "epsilon_start=0.9", "epsilon_end=0.2",
+               "epsilon_decay_epochs=3"]
+    trainers = [SubAgentTrainer(load_config(overrides=SMALL[:-1] + extra), env, data_dir)
+                for extra, env in ((["seeds=[0]"], EnvConfig()), (changed, EnvConfig(fee=4e-4, max_holding=0.05)))]
     assert trainers[0].setup == trainers[1].setup  # same compiled structure
     assert float(trainers[1].spec.hp.lr[0]) == pytest.approx(0.001)
+    assert float(trainers[1].spec.hp.kl_weight[0]) == pytest.approx(2.0)
+    rewards = []
     for t in trainers:
-        member_epoch(t.setup, t.init(), t.spec, t.train_market)
+        _, metrics = member_epoch(t.setup, t.init(), t.spec, t.train_market, t.trading)
+        rewards.append(float(metrics["train_reward"]))
     chex.clear_trace_counter()
+    assert rewards[0] != rewards[1]  # the traced values did reach the computation
 
 
 def strict_json_lines(path):
@@ -190,7 +198,7 @@ def test_diverging_learning_rate_stops_and_keeps_the_last_good_checkpoint(data_d
     from hftjax.subagent.run import SubAgentTrainer
     checkpoints = Checkpoints(run / "checkpoints")
     assert checkpoints.epochs() == [1]
-    trainer = SubAgentTrainer(load_config(overrides=args), data_dir)
+    trainer = SubAgentTrainer(load_config(overrides=args), EnvConfig(), data_dir)
     kept, meta = checkpoints.restore(1, trainer.init())
     checkpoints.close()
     assert meta["epoch"] == 1 and all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(kept.params))

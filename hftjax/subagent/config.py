@@ -91,11 +91,17 @@ HPARAMS = tuple(f.name for f in dataclasses.fields(SubAgentConfig) if role(f) ==
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), **preset) -> SubAgentConfig:
     """Config from defaults, the fast-mode preset, a JSON/TOML file, then ``key=value`` overrides."""
-    values = read_options(path, overrides, SubAgentConfig, preset)
+    return SubAgentConfig(**with_mode_defaults(read_options(path, overrides, SubAgentConfig, preset)))
+
+
+def with_mode_defaults(values: dict) -> dict:
+    """Option values with fast mode's defaults filled in (``num_envs`` episodes and an update
+    batch ``num_envs`` times larger), and a ``{"lr": [...]}`` sweep as pairs."""
+    values = dict(values)
     if values.get("mode") == "fast":
         values.setdefault("num_envs", FAST_ENVS)
         if isinstance(values["num_envs"], int):
             values.setdefault("batch_size", 512 * values["num_envs"])
     if isinstance(values.get("sweep"), dict):  # {"lr": [1e-4, 3e-4]} reads as (("lr", (1e-4, 3e-4)),)
         values["sweep"] = tuple(values["sweep"].items())
-    return SubAgentConfig(**values)
+    return values

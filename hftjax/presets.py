@@ -1,0 +1,43 @@
+"""Named run configurations (``hftjax run --preset NAME``): each is a partial ``RunConfig``
+(``hftjax.run_config``), sections of option values over the defaults.
+
+- ``demo``: the embedded synthetic market at a size that finishes on a 2-core CPU in a few
+  minutes (shorter chunks, fewer epochs): the README's main job.
+- ``smoke``: tiny, for tests.
+- ``paper-eth``, ``paper-btc``, ``paper-dot``, ``paper-ltc``: the reference's settings per
+  market (MACROHFT.md s.1, 4, 5): the paper's date splits, max_holding (BTC 0.01, ETH 0.2,
+  DOT 10, LTC 10 coins), chunk length (3 days; 360 minutes for BTC, as in the paper), the
+  reference's per-agent alphas and beta (1 for DOT). They need the market's real 1-minute data
+  with a 5-level book (``--data FILE...``); a GPU job.
+"""
+
+from __future__ import annotations
+
+from hftjax.env.params import MAX_HOLDING
+
+_PAPER_SPLITS = {
+    "BTC": ("train=2022-03-05:2023-02-23", "valid=2023-03-18:2023-06-16", "test=2023-06-22:2023-10-16"),
+    "ETH": ("train=2022-02-01:2023-02-01", "valid=2023-02-01:2023-06-01", "test=2023-06-01:2023-11-01"),
+}
+
+
+def _paper(market: str, chunk_len: int = 4320, beta: float = 5.0) -> dict:
+    return {"data": {"chunk_len": chunk_len, "features": "lob", "splits": _PAPER_SPLITS.get(market, _PAPER_SPLITS["ETH"]),
+                     "require_inputs": True},
+            "env": {"max_holding": MAX_HOLDING[market]},
+            "subagents": {"alpha": None},
+            "hyper": {"beta": beta}}
+
+
+PRESETS: dict[str, dict] = {
+    "demo": {"data": {"synthetic_rows": 60_000, "chunk_len": 720},
+             "subagents": {"epochs": 3, "epsilon_decay_epochs": 2, "batch_size": 256},
+             "hyper": {"epochs": 3, "epsilon_decay_epochs": 2, "batch_size": 256}},
+    "smoke": {"data": {"synthetic_rows": 12_000, "chunk_len": 240},
+              "subagents": {"epochs": 1, "hidden": 16, "batch_size": 64, "buffer_size": 20_000, "learning_starts": 100},
+              "hyper": {"epochs": 1, "hidden": 8, "batch_size": 64, "buffer_size": 20_000, "memory_capacity": 512}},
+    "paper-eth": _paper("ETH"),
+    "paper-btc": _paper("BTC", chunk_len=360),
+    "paper-dot": _paper("DOT", beta=1.0),
+    "paper-ltc": _paper("LTC"),
+}
