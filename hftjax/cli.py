@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from hftjax.errors import ConfigError, UserError
+from hftjax.prepare import CHUNK_LEN
 from hftjax.presets import PRESETS
 
 
@@ -132,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="Binance kline .csv/.zip, OHLCV .csv/.parquet, Tardis book .csv")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--features", default="auto", choices=["auto", "lob", "ohlcv"])
-    p.add_argument("--chunk-len", type=int, default=4320, help="rows per chunk (default 4320 = 3 days)")
+    p.add_argument("--chunk-len", type=int, default=CHUNK_LEN, help=f"rows per chunk (default {CHUNK_LEN} = 3 days)")
     p.add_argument("--split", action="append", metavar="NAME=START:END",
                    help="UTC time split, END exclusive (repeatable; default 70/15/15 by time)")
     p.add_argument("--gap-policy", default="split", choices=["split", "error"],

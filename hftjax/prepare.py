@@ -30,13 +30,14 @@ from hftjax.io import atomic_dir, write_json, write_parquet
 from hftjax.rundir import check_prepare_out
 from hftjax.splits import Splits, default_splits
 
+CHUNK_LEN = 4320  # rows per chunk: 3 days of minutes, the reference's
 INDICATORS = {"slope": decompose.chunk_slopes, "vol": decompose.chunk_volatility}
 
 
 @dataclasses.dataclass(frozen=True)
 class PrepareConfig:
     features: str = "auto"
-    chunk_len: int = 4320
+    chunk_len: int = CHUNK_LEN
     splits: Splits | None = None  # None: 70/15/15 by time
     gap_policy: str = "split"
     max_ffill_minutes: int = 0

@@ -18,6 +18,7 @@ from hftjax.env.config import EnvConfig
 from hftjax.errors import ConfigError
 from hftjax.hyper.config import HyperConfig
 from hftjax.options import HOST, check, check_fields, option, parse_override, read_config_file
+from hftjax.prepare import CHUNK_LEN
 from hftjax.presets import PRESETS
 from hftjax.splits import parse_splits
 from hftjax.subagent.config import SubAgentConfig, with_mode_defaults
@@ -30,7 +31,7 @@ class DataConfig:
     synthetic_rows: int = option(60_000, HOST)
     synthetic_seed: int = option(0, HOST)
     features: str = option("auto", HOST)         # auto, lob or ohlcv
-    chunk_len: int = option(4320, HOST)          # rows per chunk (4320 = 3 days)
+    chunk_len: int = option(CHUNK_LEN, HOST)     # rows per chunk
     splits: tuple[str, ...] = option((), HOST)   # NAME=START:END (UTC, END exclusive); empty: 70/15/15
     gap_policy: str = option("split", HOST)
     max_ffill: int = option(0, HOST)             # forward-fill gaps of at most this many bars

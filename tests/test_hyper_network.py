@@ -12,7 +12,7 @@ import pytest
 
 from hftjax.errors import DataError
 from hftjax.hyper import HyperAgentNet, mix_q
-from hftjax.reference_import import (hyperagent_params, load_reference_hyperagent, load_reference_subagent,
+from hftjax.interop.reference import (hyperagent_params, load_reference_hyperagent, load_reference_subagent,
                                      read_npz_export)
 from hftjax.subagent.network import SubAgentNet
 

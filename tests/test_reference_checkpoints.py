@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from hftjax.errors import ConfigError, DataError
-from hftjax.reference_import import (load_reference_subagent, read_npz_export, read_torch_state_dict,
+from hftjax.interop.reference import (load_reference_subagent, read_npz_export, read_torch_state_dict,
                                      subagent_params)
 from hftjax.subagent.network import SubAgentNet
 

@@ -12,7 +12,7 @@ import dataclasses
 import jax.numpy as jnp
 
 from hftjax.env.dataset import load_split
-from hftjax.env.params import MAX_HOLDING, TRADING_FEE, TradingSettings
+from hftjax.env.params import LEVELS, MAX_HOLDING, TRADING_FEE, TradingSettings
 from hftjax.env.teacher import TEACHER_FEE, TEACHER_GAMMA
 from hftjax.options import HOST, TRACED, check_fields, option
 
@@ -27,7 +27,7 @@ RULES = {
 
 @dataclasses.dataclass(frozen=True)
 class EnvConfig:
-    levels: int = option(2)                                   # K target-position levels
+    levels: int = option(LEVELS)                                   # K target-position levels
     fee: float = option(TRADING_FEE, TRACED)                  # on the traded notional
     max_holding: float = option(MAX_HOLDING["ETH"], TRACED)   # coins at the top level
     teacher_fee: float = option(TEACHER_FEE, HOST)            # the Q-teacher's (the reference's 1e-3)

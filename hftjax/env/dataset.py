@@ -9,11 +9,12 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from hftjax.env.market import MarketData, market_from_arrays
+from hftjax.env.params import LEVELS
 from hftjax.env.teacher import TEACHER_FEE, TEACHER_GAMMA, cached_episode_teacher
 from hftjax.errors import ConfigError, DataError
 
 
-def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: int = 2,
+def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: int = LEVELS,
                episode: str = "chunk", teacher_fee: float = TEACHER_FEE,
                gamma: float = TEACHER_GAMMA) -> tuple[MarketData, dict]:
     """MarketData of ``DIR/<split>.parquet`` and its labels file.

@@ -9,6 +9,7 @@ import numpy as np
 
 from hftjax.env.accounting import position, return_rate, trade
 from hftjax.env.market import price_change
+from hftjax.env.params import LEVELS
 from hftjax.errors import ConfigError
 
 
@@ -29,7 +30,7 @@ def _simulate_one(close, change, actions, fee, max_holding, levels, initial_acti
 _simulate_batch = jax.jit(jax.vmap(_simulate_one, in_axes=(None, None, 0, None, None, None, None)))
 
 
-def simulate(close, actions, *, fee: float, max_holding: float, levels: int = 2,
+def simulate(close, actions, *, fee: float, max_holding: float, levels: int = LEVELS,
              initial_action: int = 0) -> dict[str, jax.Array]:
     """Backtest ``actions`` ((T-1,) or (B, T-1) integers in [0, levels)) on ``close`` (T,).
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from hftjax.env.accounting import position, trade
 from hftjax.env.market import price_change
+from hftjax.env.params import LEVELS
 from hftjax.errors import ConfigError
 from hftjax.io import atomic_path
 
@@ -49,7 +50,7 @@ def _check(levels: int, gamma: float) -> None:
         raise ConfigError("gamma", f"must lie in [0, 1], got {gamma}")
 
 
-def q_teacher(close, *, fee: float = TEACHER_FEE, max_holding: float, levels: int = 2,
+def q_teacher(close, *, fee: float = TEACHER_FEE, max_holding: float, levels: int = LEVELS,
               gamma: float = TEACHER_GAMMA) -> jax.Array:
     """The (T, levels, levels) teacher table of one price series (one episode)."""
     _check(levels, gamma)
@@ -59,7 +60,7 @@ def q_teacher(close, *, fee: float = TEACHER_FEE, max_holding: float, levels: in
 
 
 def episode_teacher(close, episode_len: int, *, fee: float = TEACHER_FEE, max_holding: float,
-                    levels: int = 2, gamma: float = TEACHER_GAMMA) -> jax.Array:
+                    levels: int = LEVELS, gamma: float = TEACHER_GAMMA) -> jax.Array:
     """(T, K, K) table where every run of ``episode_len`` rows is its own episode (vmapped);
     rows past the last whole episode are 0."""
     _check(levels, gamma)

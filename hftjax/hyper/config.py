@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from hftjax.hyper.memory import CAPACITY, TOP_K
 from hftjax.options import COMMON_RULES, HOST, TRACED, check, check_fields, option, read_options
 
 RULES = {
@@ -25,8 +26,8 @@ class HyperConfig:
     hidden: int = option(32)
     memory: bool = option(True)                  # False: the no-memory ablation (alpha_memory term dropped)
     context: bool = option(True)                 # False: the no-context-conditioning ablation
-    memory_capacity: int = option(4320)
-    top_k: int = option(5)
+    memory_capacity: int = option(CAPACITY)
+    top_k: int = option(TOP_K)
     grad_clip: float = option(1.0)
     warn_loss_above: float = option(1e6, HOST)   # a mean epoch loss above this warns (non-finite stops training)
     # per-seed hyper-parameters (pytree leaves: one compile covers a sweep)

@@ -9,7 +9,7 @@ z = LayerNorm(key) and the net has no ``fc2`` / ``adaLN_modulation`` parameters.
 
 Parameter names mirror the PyTorch reference: ``fc1``, ``fc2``, ``embedding``,
 ``adaLN_modulation`` (torch ``adaLN_modulation.1``), ``net_hidden`` (torch ``net.0``) and
-``net_out`` (torch ``net.2``); see :func:`hftjax.reference_import.hyperagent_params`.
+``net_out`` (torch ``net.2``); see :func:`hftjax.interop.reference.hyperagent_params`.
 """
 
 from __future__ import annotations

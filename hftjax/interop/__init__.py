@@ -1,0 +1,2 @@
+"""Bridges to other implementations, outside the core path: the reference's released PyTorch
+checkpoints (``hftjax.interop.reference``), read without torch."""
