@@ -1,7 +1,12 @@
-"""``evaluate``: the paper's metrics for MacroHFT and buy-and-hold on a split, plus positions
+"""``evaluate``: the paper's metrics for MacroHFT and its baselines on a split, plus positions
 and rewards (``results/metrics.json`` for the test split, ``metrics_<split>.json`` for others,
-and ``results/<split>_positions.parquet``). Also reported, to judge the hyper-agent: the equal-weight mix of the six
-sub-agents and the best single sub-agent on the split (chosen after the fact, an upper bound)."""
+and ``results/<split>_positions.parquet``).
+
+Compared, on the same env accounting, fee and position size: buy-and-hold, MACD crossover
+(``hftjax.baselines.macd``), the equal-weight mix of the six sub-agents, and the best single
+sub-agent, chosen on the validation split (no look-ahead). The single sub-agent chosen on the
+evaluated split itself is reported apart as ``oracle_single_subagent``: an upper bound, not a
+result."""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hftjax.baselines.macd import macd_actions
+from hftjax.env.simulate import simulate
 from hftjax.hyper.agent import greedy_rollout
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.io import write_json, write_parquet
@@ -36,28 +43,38 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict:
         return _evaluate(run_dir, split, state, run)
 
 
-def _evaluate(run_dir: Path, split: str, state, run) -> dict:
+def _single_rollouts(run, split: str):
     market, tables = run.market(split)
+    return jax.tree.map(np.asarray, baseline_rollouts(run.setup, tables, market, run.trading))
+
+
+def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     actions, rewards, acc = jax.tree.map(np.asarray, run.rollout(state.best_params, split))
-    (eq_actions, eq_rewards, eq_acc), (one_actions, one_rewards, one_acc) = jax.tree.map(
-        np.asarray, baseline_rollouts(run.setup, tables, market, run.trading))
+    (eq_actions, eq_rewards, eq_acc), (one_actions, one_rewards, one_acc) = _single_rollouts(run, split)
+    valid_rates = one_acc["return_rate"] if split == "valid" else _single_rollouts(run, "valid")[1][2]["return_rate"]
     seeds = run.cfg.seeds
-    macro = [{"seed": s, **paper_metrics(rewards[i], acc["required_money"][i], actions[i], initial_action=0)}
-             for i, s in enumerate(seeds)]
-    equal = [{"seed": s, **paper_metrics(eq_rewards[i], eq_acc["required_money"][i], eq_actions[i], initial_action=0)}
-             for i, s in enumerate(seeds)]
-    best_single = []
-    for i, s in enumerate(seeds):
-        j = int(np.argmax(one_acc["return_rate"][i]))
-        best_single.append({"seed": s, "agent": AGENTS[j], **paper_metrics(one_rewards[i, j], one_acc["required_money"][i, j],
-                                                                          one_actions[i, j], initial_action=0)})
+
+    def scored(seed, actions, rewards, required, **extra):
+        return {"seed": seed, **extra, **paper_metrics(rewards, required, actions, initial_action=0)}
+
+    macro = [scored(s, actions[i], rewards[i], acc["required_money"][i]) for i, s in enumerate(seeds)]
+    equal = [scored(s, eq_actions[i], eq_rewards[i], eq_acc["required_money"][i]) for i, s in enumerate(seeds)]
+    singles = {}
+    for name, rates in (("best_single_subagent", valid_rates), ("oracle_single_subagent", one_acc["return_rate"])):
+        chosen = [int(np.argmax(rates[i])) for i in range(len(seeds))]
+        singles[name] = _summary([scored(s, one_actions[i, j], one_rewards[i, j], one_acc["required_money"][i, j],
+                                         agent=AGENTS[j]) for (i, s), j in zip(enumerate(seeds), chosen)])
     table = pq.read_table(run.subagents.data_dir / f"{split}.parquet", columns=["timestamp", "close"])
     close = table["close"].to_numpy()
     env = run.env
     bh_rewards, bh_required = buy_and_hold_rewards(close, env.max_holding, env.fee)
+    macd = macd_actions(close, levels=env.levels)
+    macd_run = simulate(close, macd, fee=env.fee, max_holding=env.max_holding, levels=env.levels)
     metrics = {"split": split, "rows": int(len(close)), "max_holding": env.max_holding, "fee": env.fee,
                "macrohft": _summary(macro), "buy_and_hold": paper_metrics(bh_rewards, bh_required),
-               "equal_weight_mix": _summary(equal), "best_single_subagent": _summary(best_single),
+               "macd": paper_metrics(np.asarray(macd_run["rewards"], np.float64), float(macd_run["required_money"]),
+                                     macd, initial_action=0),
+               "equal_weight_mix": _summary(equal), **singles,
                "hyper_best_epoch": [int(e) for e in np.asarray(state.best_epoch)]}
     out = run_dir / "results"
     write_json(metrics, out / ("metrics.json" if split == "test" else f"metrics_{split}.json"))
@@ -85,7 +102,8 @@ def format_summary(metrics: dict) -> str:
     lines = [f"{'split':<6} {'policy':<22} {'TR %':>8} {'ASR':>7} {'MDD %':>7} {'trades':>7}"]
     for split, m in metrics.items():
         rows = {"MacroHFT": m["macrohft"]["mean"], "equal-weight mix": m["equal_weight_mix"]["mean"],
-                "best single sub-agent": m["best_single_subagent"]["mean"], "buy and hold": m["buy_and_hold"]}
+                "best single (by valid)": m["best_single_subagent"]["mean"], "buy and hold": m["buy_and_hold"],
+                "MACD 12/26/9": m["macd"], "oracle single (bound)": m["oracle_single_subagent"]["mean"]}
         for name, r in rows.items():
             trades = "" if r.get("trades") is None else f"{r['trades']:.0f}"
             lines.append(f"{split:<6} {name:<22} {100 * r['TR']:>8.2f} {r['ASR']:>7.2f} {100 * r['MDD']:>7.2f} {trades:>7}")

@@ -60,6 +60,27 @@ def test_metrics_agree_with_positions(smoke_run):
     assert metrics["buy_and_hold"]["TR"] == pytest.approx(float(hold["return_rate"]), rel=1e-4)
 
 
+def test_single_subagent_is_chosen_on_validation_and_baselines_are_reported(smoke_run):
+    """No look-ahead: the reported single sub-agent is the validation split's best; the one
+    chosen on test is an oracle bound, never below it. MACD runs through the env's accounting."""
+    from hftjax.baselines.macd import macd_actions
+    from hftjax.env import simulate
+    from hftjax.metrics import paper_metrics
+
+    test = json.loads((smoke_run / "results" / "metrics.json").read_text())
+    valid = json.loads((smoke_run / "results" / "metrics_valid.json").read_text())
+    chosen = test["best_single_subagent"]["per_seed"][0]
+    assert chosen["agent"] == valid["oracle_single_subagent"]["per_seed"][0]["agent"]
+    assert test["oracle_single_subagent"]["per_seed"][0]["TR"] >= chosen["TR"]
+    close = pq.read_table(smoke_run / "data" / "test.parquet")["close"].to_numpy()
+    actions = macd_actions(close)
+    run = simulate(close, actions, fee=test["fee"], max_holding=test["max_holding"])
+    expected = paper_metrics(np.asarray(run["rewards"], np.float64), float(run["required_money"]), actions,
+                             initial_action=0)
+    assert test["macd"] == pytest.approx(expected)
+    assert 0 < test["macd"]["trades"] < len(close)
+
+
 def copy_subagents(run, to):
     """A fresh run directory that shares the smoke run's trained sub-agents (and its data)."""
     meta = json.loads((run / "subagents.json").read_text())
