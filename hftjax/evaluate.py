@@ -11,6 +11,7 @@ result."""
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import jax
@@ -20,11 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hftjax.baselines.macd import macd_actions
+from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
 from hftjax.hyper.agent import greedy_rollout
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.io import write_json, write_parquet
-from hftjax.metrics import buy_and_hold_rewards, paper_metrics
+from hftjax.metrics import buy_and_hold_rewards, paper_metrics, trading_activity
+from hftjax.report import write_report
 from hftjax.rundir import run_lock
 from hftjax.subagent.config import AGENTS
 
@@ -53,29 +56,34 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     (eq_actions, eq_rewards, eq_acc), (one_actions, one_rewards, one_acc) = _single_rollouts(run, split)
     valid_rates = one_acc["return_rate"] if split == "valid" else _single_rollouts(run, "valid")[1][2]["return_rate"]
     seeds = run.cfg.seeds
-
-    def scored(seed, actions, rewards, required, **extra):
-        return {"seed": seed, **extra, **paper_metrics(rewards, required, actions, initial_action=0)}
-
-    macro = [scored(s, actions[i], rewards[i], acc["required_money"][i]) for i, s in enumerate(seeds)]
-    equal = [scored(s, eq_actions[i], eq_rewards[i], eq_acc["required_money"][i]) for i, s in enumerate(seeds)]
-    singles = {}
-    for name, rates in (("best_single_subagent", valid_rates), ("oracle_single_subagent", one_acc["return_rate"])):
-        chosen = [int(np.argmax(rates[i])) for i in range(len(seeds))]
-        singles[name] = _summary([scored(s, one_actions[i, j], one_rewards[i, j], one_acc["required_money"][i, j],
-                                         agent=AGENTS[j]) for (i, s), j in zip(enumerate(seeds), chosen)])
     table = pq.read_table(run.subagents.data_dir / f"{split}.parquet", columns=["timestamp", "close"])
     close = table["close"].to_numpy()
     env = run.env
-    bh_rewards, bh_required = buy_and_hold_rewards(close, env.max_holding, env.fee)
+
+    def scored(actions, rewards, required, **extra):
+        return {**extra, **paper_metrics(rewards, required, actions, initial_action=0),
+                **trading_activity(actions, close, fee=env.fee, max_holding=env.max_holding, levels=env.levels)}
+
+    series = {"macrohft": (actions, rewards), "equal_weight_mix": (eq_actions, eq_rewards)}
+    metrics = {"split": split, "rows": int(len(close)), "max_holding": env.max_holding, "fee": env.fee,
+               "macrohft": _summary([scored(actions[i], rewards[i], acc["required_money"][i], seed=s)
+                                     for i, s in enumerate(seeds)]),
+               "equal_weight_mix": _summary([scored(eq_actions[i], eq_rewards[i], eq_acc["required_money"][i], seed=s)
+                                             for i, s in enumerate(seeds)])}
+    for key, rates in (("best_single_subagent", valid_rates), ("oracle_single_subagent", one_acc["return_rate"])):
+        chosen = [int(np.argmax(rates[i])) for i in range(len(seeds))]
+        metrics[key] = _summary([scored(one_actions[i, j], one_rewards[i, j], one_acc["required_money"][i, j],
+                                        seed=s, agent=AGENTS[j]) for (i, s), j in zip(enumerate(seeds), chosen)])
+        series[key] = tuple(np.stack([x[i, j] for i, j in enumerate(chosen)]) for x in (one_actions, one_rewards))
+    hold = np.full(len(close) - 1, env.levels - 1, np.int32)
+    hold_rewards, hold_required = buy_and_hold_rewards(close, env.max_holding, env.fee)
     macd = macd_actions(close, levels=env.levels)
     macd_run = simulate(close, macd, fee=env.fee, max_holding=env.max_holding, levels=env.levels)
-    metrics = {"split": split, "rows": int(len(close)), "max_holding": env.max_holding, "fee": env.fee,
-               "macrohft": _summary(macro), "buy_and_hold": paper_metrics(bh_rewards, bh_required),
-               "macd": paper_metrics(np.asarray(macd_run["rewards"], np.float64), float(macd_run["required_money"]),
-                                     macd, initial_action=0),
-               "equal_weight_mix": _summary(equal), **singles,
-               "hyper_best_epoch": [int(e) for e in np.asarray(state.best_epoch)]}
+    macd_rewards = np.asarray(macd_run["rewards"], np.float64)
+    metrics["buy_and_hold"] = scored(hold, hold_rewards, hold_required)
+    metrics["macd"] = scored(macd, macd_rewards, float(macd_run["required_money"]))
+    metrics["hyper_best_epoch"] = [int(e) for e in np.asarray(state.best_epoch)]
+    series.update(buy_and_hold=(hold[None], hold_rewards[None]), macd=(macd[None], macd_rewards[None]))
     out = run_dir / "results"
     write_json(metrics, out / ("metrics.json" if split == "test" else f"metrics_{split}.json"))
     columns = {"timestamp": table["timestamp"].slice(0, len(close) - 1), "close": pa.array(close[:-1])}
@@ -83,7 +91,19 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
         columns[f"position_seed{s}"] = pa.array(actions[i] * env.max_holding / (env.levels - 1))
         columns[f"reward_seed{s}"] = pa.array(rewards[i].astype(np.float64))
     write_parquet(pa.table(columns), out / f"{split}_positions.parquet")
+    market, _ = run.market(split)
+    weights = mixing_weights(run.setup, jax.tree.map(lambda x: x[0], state.best_params), market, jnp.asarray(actions[0]))
+    labels = json.loads((run.subagents.data_dir / f"{split}_labels.json").read_text())
+    write_report(out, split, metrics, series, close, labels, np.asarray(weights))
     return metrics
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def mixing_weights(setup, params, market, actions):
+    """(T-1, 6) softmax weights the hyper-agent gave the sub-agents along a run of ``actions``."""
+    rows = jnp.arange(actions.shape[0])
+    obs = observe_rows(market, rows, jnp.concatenate([jnp.zeros(1, jnp.int32), actions[:-1]]))
+    return setup.net.apply(params, obs.single, obs.trend, obs.context, obs.prev_action)[0]
 
 
 @functools.partial(jax.jit, static_argnums=0)

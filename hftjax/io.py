@@ -68,6 +68,10 @@ def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
         pq.write_table(table, tmp, compression="zstd")
 
 
-def write_json(obj: Any, path: str | os.PathLike) -> None:
+def write_text(text: str, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(text)
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> None:
+    write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", path)

@@ -34,7 +34,7 @@ import numpy as np
 from hftjax.errors import ConfigError
 
 __all__ = ["MINUTES_PER_YEAR", "METRIC_NAMES", "paper_metrics", "equity_curve", "count_trades",
-           "buy_and_hold_rewards"]
+           "buy_and_hold_rewards", "trading_activity"]
 
 MINUTES_PER_YEAR = 525_600
 METRIC_NAMES = ("TR", "AVOL", "MDD", "ASR", "ACR", "ASoR", "trades")
@@ -132,3 +132,17 @@ def buy_and_hold_rewards(close, max_holding: float, fee: float):
     rewards = max_holding * np.diff(close)
     rewards[0] -= fee * close[0] * max_holding
     return rewards, float(max_holding * close[0] * (1.0 + fee))
+
+
+def trading_activity(actions, close, *, fee: float, max_holding: float, levels: int, initial_action: int = 0) -> dict:
+    """How a run trades: ``exposure`` (share of steps holding a position), ``turnover`` (traded
+    notional, sum of |position change| x close, in quote currency) and ``fees_paid`` (fee x
+    turnover). ``actions`` (T-1,) are levels filled at close[0..T-2], after ``initial_action``."""
+    actions = np.asarray(actions)
+    close = np.asarray(close, np.float64)
+    if actions.ndim != 1 or close.shape != (actions.size + 1,):
+        raise ConfigError("actions", f"must have shape (T-1,) for close (T,), got {actions.shape} and {close.shape}")
+    position = actions * (max_holding / (levels - 1))
+    traded = np.abs(np.diff(position, prepend=initial_action * max_holding / (levels - 1))) @ close[:-1]
+    return {"exposure": float(np.mean(position != 0)) if position.size else 0.0,
+            "turnover": float(traded), "fees_paid": float(fee * traded)}

@@ -157,3 +157,15 @@ def test_tr_is_the_env_return_rate_and_buy_and_hold_matches_simulate():
     bh = paper_metrics(rewards, required, np.ones(300, int), initial_action=0)
     np.testing.assert_allclose(bh["TR"], (0.2 * close[-1] - required) / required, rtol=1e-12)
     assert bh["trades"] == 1
+
+
+def test_trading_activity_by_hand():
+    from hftjax.metrics import trading_activity
+
+    # K=3 levels of max_holding 2: positions 0, 1, 2 coins. From 0: actions 1, 2, 2, 0 at closes
+    # 10, 20, 30, 40 trade |1| x 10 + |1| x 20 + 0 x 30 + |2| x 40 = 110 notional; fees 0.01 x 110;
+    # held on 3 of 4 steps.
+    got = trading_activity([1, 2, 2, 0], [10.0, 20.0, 30.0, 40.0, 50.0], fee=0.01, max_holding=2.0, levels=3)
+    assert got == pytest.approx({"exposure": 0.75, "turnover": 110.0, "fees_paid": 1.1})
+    held = trading_activity([2, 2], [10.0, 20.0, 30.0], fee=0.0, max_holding=2.0, levels=3, initial_action=2)
+    assert held == {"exposure": 1.0, "turnover": 0.0, "fees_paid": 0.0}

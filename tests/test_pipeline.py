@@ -77,8 +77,30 @@ def test_single_subagent_is_chosen_on_validation_and_baselines_are_reported(smok
     run = simulate(close, actions, fee=test["fee"], max_holding=test["max_holding"])
     expected = paper_metrics(np.asarray(run["rewards"], np.float64), float(run["required_money"]), actions,
                              initial_action=0)
-    assert test["macd"] == pytest.approx(expected)
+    assert {k: test["macd"][k] for k in expected} == pytest.approx(expected)
     assert 0 < test["macd"]["trades"] < len(close)
+
+
+def test_report_and_plots_match_metrics(smoke_run):
+    """``evaluate`` writes report.md and valid PNGs; the report's table is metrics.json's numbers."""
+    import matplotlib.image
+
+    from hftjax.report import COLUMNS, STRATEGIES
+
+    metrics = json.loads((smoke_run / "results" / "metrics.json").read_text())
+    report = (smoke_run / "results" / "report.md").read_text()
+    for name in ("equity", "drawdown", "positions", "weights", "regimes"):
+        path = smoke_run / "results" / "plots" / f"test_{name}.png"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"plots/test_{name}.png" in report
+        height, width, _ = matplotlib.image.imread(path).shape
+        assert height >= 300 and width >= 900
+    results = report.split("## Results")[1].split("## By regime")[0]
+    rows = {line.split(" | ")[0].strip("| "): [c.strip(" |") for c in line.split(" | ")[1:]]
+            for line in results.splitlines() if line.startswith("| ")}
+    for key, label in STRATEGIES:
+        entry = metrics[key]["mean"] if "mean" in metrics[key] else metrics[key]
+        for (metric, _, scale, decimals), text in zip(COLUMNS, rows[label]):
+            assert float(text.split(" ± ")[0]) == pytest.approx(round(entry[metric] * scale, decimals), abs=10 ** -decimals), (label, metric)
 
 
 def copy_subagents(run, to):
