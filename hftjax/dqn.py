@@ -24,8 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from hftjax.env.core import observe_rows
+from hftjax.env.core import accounts, observe_rows, start_state, transition
 from hftjax.env.market import MarketData
+from hftjax.env.params import TradingSettings, split_params
 from hftjax.replay import Replay, replay_init, replay_sample
 from hftjax.rl import (apply_gradients, epoch_metrics, kl_to_teacher, linear_epsilon, make_optimizer,
                        set_learning_rate, take, tree_select, update_metrics)
@@ -37,18 +38,22 @@ class HParams:
     lr: jax.Array
     gamma: jax.Array
     tau: jax.Array
-    kl_weight: jax.Array             # sub-agents: alpha; hyper-agent: beta
-    memory_weight: jax.Array         # hyper-agent: alpha_memory; 0 for sub-agents
+    kl_weight: jax.Array             # sub-agents: alpha; hyper-agent: beta; 0 for the DQN baselines
+    memory_weight: jax.Array         # hyper-agent: alpha_memory; 0 otherwise
+    double: jax.Array                # 1: Double DQN (online argmax); 0: DQN (target argmax)
     epsilon_start: jax.Array
     epsilon_end: jax.Array
     epsilon_decay_epochs: jax.Array
 
 
+DEFAULTS = {"kl_weight": 0.0, "memory_weight": 0.0, "double": 1.0}  # of the leaves a learner may not set
+
+
 def hparams(values: dict) -> HParams:
-    """HParams from a config's traced leaves, scalars or stacked per member (a missing weight
-    is 0), as float32 arrays."""
+    """HParams from a config's traced leaves, scalars or stacked per member (missing ones take
+    ``DEFAULTS``), as float32 arrays."""
     shape = np.shape(next(iter(values.values())))
-    return HParams(**{k: jnp.asarray(values[k], jnp.float32) if k in values else jnp.zeros(shape, jnp.float32)
+    return HParams(**{k: jnp.asarray(values[k] if k in values else np.full(shape, DEFAULTS[k]), jnp.float32)
                       for k in HParams.__dataclass_fields__})
 
 
@@ -98,15 +103,17 @@ def epsilon_greedy(k_explore, k_action, q, eps, levels: int) -> jax.Array:
 
 def ddqn_loss(params, target_params, q_fn: Callable, market: MarketData, batch: Transition, hp: HParams,
               memory_term: bool = True):
-    """TD (Double DQN) [+ memory_weight * MSE(Q(s,a), q_memory)] + kl_weight * KL(teacher || Q).
+    """TD (Double DQN, or DQN when ``hp.double`` is 0) [+ memory_weight * MSE(Q(s,a), q_memory)]
+    + kl_weight * KL(teacher || Q).
     The memory part exists when the transitions carry ``q_memory`` (``memory_term`` False logs it
     as 0: the no-memory ablation)."""
     obs = observe_rows(market, batch.row, batch.prev_action)
     after = observe_rows(market, batch.row + 1, batch.action)
     q = q_fn(params, obs)
     q_taken = take(q, batch.action)
-    best_next = jnp.argmax(q_fn(params, after), axis=-1)
-    q_next = take(q_fn(target_params, after), best_next)
+    q_after = q_fn(target_params, after)
+    best_next = jnp.where(hp.double > 0, jnp.argmax(q_fn(params, after), axis=-1), jnp.argmax(q_after, axis=-1))
+    q_next = take(q_after, best_next)
     target = jax.lax.stop_gradient(batch.reward + hp.gamma * (1.0 - batch.done) * q_next)
     td = jnp.mean((q_taken - target) ** 2)
     kl = kl_to_teacher(obs.demo, q)
@@ -179,3 +186,18 @@ def collect_then_learn(schedule: Schedule, loss_fn: Callable, hp: HParams, colle
     state = state.replace(params=params, target_params=target, opt_state=opt_state, replay=replay,
                           epoch=state.epoch + 1)
     return env, state, metrics
+
+
+def greedy_rollout(policy: Callable, market: MarketData, trading: TradingSettings, levels: int, start_action: int = 0):
+    """Greedy run over a whole split as one episode: ``policy(observation of one state) -> Q (1, K)``.
+    Returns (actions (T-1,), rewards (T-1,), final accounting)."""
+    env = split_params(market, trading, levels)
+    state = start_state(jnp.int32(0), jnp.int32(start_action), env)
+
+    def one_step(state, _):
+        action = jnp.argmax(policy(observe_rows(market, state.row[None], state.prev_action[None]))[0]).astype(jnp.int32)
+        state, reward, _, _ = transition(state, action, env)
+        return state, (action, reward)
+
+    state, (actions, rewards) = jax.lax.scan(one_step, state, None, length=market.num_rows - 1)
+    return actions, rewards, accounts(state)

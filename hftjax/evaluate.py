@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from hftjax.baselines.macd import macd_actions
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
-from hftjax.hyper.agent import greedy_rollout
+from hftjax.dqn import greedy_rollout
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.io import write_json, write_parquet
 from hftjax.metrics import buy_and_hold_rewards, paper_metrics, trading_activity
@@ -110,8 +110,8 @@ def mixing_weights(setup, params, market, actions):
 def baseline_rollouts(setup, tables, market, trading):
     """Per seed: the equal-weight mix of the six sub-agents, and each sub-agent alone."""
     def one(table):
-        equal = greedy_rollout(setup, lambda obs: table[obs.row, obs.prev_action].mean(axis=1), market, trading)
-        singles = [greedy_rollout(setup, lambda obs, i=i: table[obs.row, obs.prev_action, i], market, trading)
+        equal = greedy_rollout(lambda obs: table[obs.row, obs.prev_action].mean(axis=1), market, trading, setup.levels)
+        singles = [greedy_rollout(lambda obs, i=i: table[obs.row, obs.prev_action, i], market, trading, setup.levels)
                    for i in range(table.shape[2])]
         return equal, jax.tree.map(lambda *x: jnp.stack(x), *singles)
     return jax.vmap(one)(tables)

@@ -5,13 +5,14 @@ from hftjax.env.core import (EnvState, Observation, accounts, observe, observe_r
                              reset_to, start_state, step, step_no_reset, transition)
 from hftjax.env.market import MarketData, market_from_arrays
 from hftjax.env.config import EnvConfig
-from hftjax.env.params import MAX_HOLDING, TRADING_FEE, EnvParams, TradingSettings, episode_params, make_params
+from hftjax.env.params import (MAX_HOLDING, TRADING_FEE, EnvParams, TradingSettings, episode_params, make_params,
+                               split_params)
 from hftjax.env.simulate import simulate
 from hftjax.env.teacher import TEACHER_FEE, TEACHER_GAMMA, cached_episode_teacher, episode_teacher, q_teacher
 
 __all__ = [
     "MAX_HOLDING", "TEACHER_FEE", "TEACHER_GAMMA", "TRADING_FEE", "EnvConfig", "EnvParams", "EnvState", "MarketData",
     "Observation", "TradingSettings", "accounts", "cached_episode_teacher", "episode_params", "episode_teacher",
-    "load_split", "make_params", "market_from_arrays", "observe", "observe_rows", "q_teacher", "random_start_state", "reset", "reset_to", "simulate", "start_state", "step",
+    "load_split", "make_params", "market_from_arrays", "observe", "observe_rows", "q_teacher", "split_params", "random_start_state", "reset", "reset_to", "simulate", "start_state", "step",
     "step_no_reset", "transition",
 ]

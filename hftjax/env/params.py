@@ -46,6 +46,11 @@ def episode_params(market: MarketData, trading: TradingSettings, episode_starts,
                      start_action=jnp.asarray(start_action, jnp.int32))
 
 
+def split_params(market: MarketData, trading: TradingSettings, levels: int) -> EnvParams:
+    """The whole split as one episode (the hyper-agent's training and every evaluation run)."""
+    return episode_params(market, trading, jnp.zeros((1,), jnp.int32), 1, market.num_rows, levels)
+
+
 def make_params(market: MarketData, *, episode_len: int | None = None, episode_starts=None,
                 fee: float = TRADING_FEE, max_holding: float = MAX_HOLDING["ETH"],
                 random_start: bool = True, start_action: int = 0, pad_to: int | None = None) -> EnvParams:

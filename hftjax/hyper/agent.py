@@ -20,7 +20,7 @@ from hftjax.dqn import (HParams, LearnerState, Schedule, Transition, collect_the
                         epsilon_greedy, hparams, init_learner)
 from hftjax.env.core import Observation, accounts, observe_rows, start_state, transition
 from hftjax.env.market import MarketData
-from hftjax.env.params import EnvParams, TradingSettings, episode_params
+from hftjax.env.params import EnvParams, TradingSettings, split_params
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.memory import memory_init, memory_reencode, memory_step
 from hftjax.hyper.network import HyperAgentNet, mix_q
@@ -41,7 +41,7 @@ class HyperSetup:
 
     def env(self, market: MarketData, trading: TradingSettings) -> EnvParams:
         """The whole split as one episode."""
-        return episode_params(market, trading, jnp.zeros((1,), jnp.int32), 1, market.num_rows, self.levels)
+        return split_params(market, trading, self.levels)
 
 
 def seed_hparams(cfg: HyperConfig) -> HParams:
@@ -120,18 +120,3 @@ def hyper_epoch(setup: HyperSetup, state: LearnerState, hp: HParams, table, mark
                                                         refresh=refresh if c.memory else None)
     metrics["train_return_rate"] = accounts(envs)["return_rate"]
     return state.replace(key=key, memory=memory), metrics
-
-
-def greedy_rollout(setup: HyperSetup, policy, market: MarketData, trading: TradingSettings, start_action: int = 0):
-    """Greedy run over the whole split: policy(observation of one state) -> Q (1, K).
-    Returns (actions (T-1,), rewards (T-1,), final accounting)."""
-    env = setup.env(market, trading)
-    state = start_state(jnp.int32(0), jnp.int32(start_action), env)
-
-    def one_step(state, _):
-        action = jnp.argmax(policy(observe_rows(market, state.row[None], state.prev_action[None]))[0]).astype(jnp.int32)
-        state, reward, _, _ = transition(state, action, env)
-        return state, (action, reward)
-
-    state, (actions, rewards) = jax.lax.scan(one_step, state, None, length=market.num_rows - 1)
-    return actions, rewards, accounts(state)

@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 
 from hftjax.env.config import EnvConfig
-from hftjax.hyper.agent import HyperSetup, greedy_rollout, hyper_epoch, init_hyper, q_mix, seed_hparams
+from hftjax.dqn import greedy_rollout
+from hftjax.hyper.agent import HyperSetup, hyper_epoch, init_hyper, q_mix, seed_hparams
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.subq import sub_q_table
 from hftjax.options import compiled_part
@@ -74,12 +75,12 @@ def mixed_policy(setup, params, table):
 
 @functools.partial(jax.jit, static_argnums=0)
 def hyper_rollouts(setup, params, tables, market, trading):
-    return jax.vmap(lambda p, t: greedy_rollout(setup, mixed_policy(setup, p, t), market, trading))(params, tables)
+    return jax.vmap(lambda p, t: greedy_rollout(mixed_policy(setup, p, t), market, trading, setup.levels))(params, tables)
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def hyper_validate(setup, state, tables, market, trading):
     def one(s, table):
-        _, _, acc = greedy_rollout(setup, mixed_policy(setup, s.params, table), market, trading)
+        _, _, acc = greedy_rollout(mixed_policy(setup, s.params, table), market, trading, setup.levels)
         return keep_best(s, acc["return_rate"]), acc["return_rate"]
     return jax.vmap(one)(state, tables)
