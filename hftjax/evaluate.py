@@ -3,8 +3,9 @@ and rewards (``results/metrics.json`` for the test split, ``metrics_<split>.json
 and ``results/<split>_positions.parquet``).
 
 Compared, on the same env accounting, fee and position size: buy-and-hold, MACD crossover
-(``hftjax.baselines.macd``), the equal-weight mix of the six sub-agents, and the best single
-sub-agent, chosen on the validation split (no look-ahead). The single sub-agent chosen on the
+(``hftjax.baselines.macd``), the learned baselines DQN, DDQN and CDQNRP when the run trained
+them (``hftjax.baselines.learned``), the equal-weight mix of the six sub-agents, and the best
+single sub-agent, chosen on the validation split (no look-ahead). The single sub-agent chosen on the
 evaluated split itself is reported apart as ``oracle_single_subagent``: an upper bound, not a
 result."""
 
@@ -20,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hftjax.baselines.learned import load_baselines
 from hftjax.baselines.macd import macd_actions
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
@@ -27,7 +29,7 @@ from hftjax.dqn import greedy_rollout
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.io import write_json, write_parquet
 from hftjax.metrics import buy_and_hold_rewards, paper_metrics, trading_activity
-from hftjax.report import write_report
+from hftjax.report import strategies, write_report
 from hftjax.rundir import run_lock
 from hftjax.subagent.config import AGENTS
 
@@ -84,6 +86,16 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     metrics["macd"] = scored(macd, macd_rewards, float(macd_run["required_money"]))
     metrics["hyper_best_epoch"] = [int(e) for e in np.asarray(state.best_epoch)]
     series.update(buy_and_hold=(hold[None], hold_rewards[None]), macd=(macd[None], macd_rewards[None]))
+    baselines = load_baselines(run.subagents.run_dir)
+    if baselines is not None:
+        net, members, params = baselines
+        market, _ = run.market(split)
+        b_actions, b_rewards, b_acc = jax.tree.map(np.asarray, learned_rollouts(net, params, market, run.trading))
+        for algorithm in dict.fromkeys(m["agent"] for m in members):
+            rows = [i for i, m in enumerate(members) if m["agent"] == algorithm]
+            metrics[algorithm] = _summary([scored(b_actions[i], b_rewards[i], b_acc["required_money"][i],
+                                                  seed=members[i]["seed"]) for i in rows])
+            series[algorithm] = (b_actions[rows], b_rewards[rows])
     out = run_dir / "results"
     write_json(metrics, out / ("metrics.json" if split == "test" else f"metrics_{split}.json"))
     columns = {"timestamp": table["timestamp"].slice(0, len(close) - 1), "close": pa.array(close[:-1])}
@@ -96,6 +108,14 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     labels = json.loads((run.subagents.data_dir / f"{split}_labels.json").read_text())
     write_report(out, split, metrics, series, close, labels, np.asarray(weights))
     return metrics
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def learned_rollouts(net, params, market, trading):
+    """Greedy whole-split runs of the learned baselines (params stacked over members)."""
+    def one(p):
+        return greedy_rollout(lambda obs: net.apply(p, obs.single, obs.trend, obs.prev_action), market, trading, net.levels)
+    return jax.vmap(one)(params)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -119,12 +139,10 @@ def baseline_rollouts(setup, tables, market, trading):
 
 def format_summary(metrics: dict) -> str:
     """The per-split table ``hftjax run`` and ``hftjax evaluate`` print."""
-    lines = [f"{'split':<6} {'policy':<22} {'TR %':>8} {'ASR':>7} {'MDD %':>7} {'trades':>7}"]
+    lines = [f"{'split':<6} {'policy':<24} {'TR %':>8} {'ASR':>7} {'MDD %':>7} {'trades':>7}"]
     for split, m in metrics.items():
-        rows = {"MacroHFT": m["macrohft"]["mean"], "equal-weight mix": m["equal_weight_mix"]["mean"],
-                "best single (by valid)": m["best_single_subagent"]["mean"], "buy and hold": m["buy_and_hold"],
-                "MACD 12/26/9": m["macd"], "oracle single (bound)": m["oracle_single_subagent"]["mean"]}
-        for name, r in rows.items():
+        for key, label in strategies(m):
+            r = m[key].get("mean", m[key])
             trades = "" if r.get("trades") is None else f"{r['trades']:.0f}"
-            lines.append(f"{split:<6} {name:<22} {100 * r['TR']:>8.2f} {r['ASR']:>7.2f} {100 * r['MDD']:>7.2f} {trades:>7}")
+            lines.append(f"{split:<6} {label[:24]:<24} {100 * r['TR']:>8.2f} {r['ASR']:>7.2f} {100 * r['MDD']:>7.2f} {trades:>7}")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""``hftjax run``: synth (or given files) -> prepare -> sub-agents -> hyper-agent -> evaluation,
+"""``hftjax run``: synth (or given files) -> prepare -> sub-agents (and the learned baselines)
+-> hyper-agent -> evaluation,
 all in one run directory that holds the resolved config (``config.json``), checkpoints, logs and
 results. The configuration is one ``RunConfig`` (``hftjax.run_config``; presets in
 ``hftjax.presets``)."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hftjax.baselines.learned import train_baselines
 from hftjax.errors import RunDirError
 from hftjax.evaluate import evaluate
 from hftjax.hyper.run import train_hyper
@@ -44,6 +46,8 @@ def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: 
                 features=data.features, chunk_len=data.chunk_len, gap_policy=data.gap_policy,
                 max_ffill_minutes=data.max_ffill, splits=parse_splits(list(data.splits)) if data.splits else None))
         train_subagents(config.subagents, out / "data", out, env=config.env, progress=progress)
+        if config.baselines.algorithms:
+            train_baselines(config.baselines, config.subagents, out / "data", out, env=config.env, progress=progress)
         train_hyper(out, config.hyper, progress=progress)
         metrics = {split: evaluate(out, split) for split in config.evaluation.splits}
         write_json(metrics, out / "results" / "summary.json")

@@ -35,6 +35,7 @@ PRESETS: dict[str, dict] = {
              "hyper": {"epochs": 3, "epsilon_decay_epochs": 2, "batch_size": 256}},
     "smoke": {"data": {"synthetic_rows": 12_000, "chunk_len": 240},
               "subagents": {"epochs": 1, "hidden": 16, "batch_size": 64, "buffer_size": 20_000, "learning_starts": 100},
+              "baselines": {"hidden": 16},
               "hyper": {"epochs": 1, "hidden": 8, "batch_size": 64, "buffer_size": 20_000, "memory_capacity": 512}},
     "paper-eth": _paper("ETH"),
     "paper-btc": _paper("BTC", chunk_len=360),

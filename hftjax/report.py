@@ -20,10 +20,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from hftjax.subagent.config import AGENTS  # noqa: E402
 
-# (metrics.json key, row label): the strategies of the table, in order
+# (metrics.json key, row label): the strategies of the table, in order (those a run has)
 STRATEGIES = (("macrohft", "MacroHFT"), ("equal_weight_mix", "equal-weight mix"),
               ("best_single_subagent", "best single sub-agent (chosen on valid)"), ("buy_and_hold", "buy and hold"),
-              ("macd", "MACD 12/26/9"), ("oracle_single_subagent", "oracle single sub-agent (bound, chosen on this split)"))
+              ("macd", "MACD 12/26/9"), ("dqn", "DQN"), ("ddqn", "DDQN"), ("cdqnrp", "CDQNRP"),
+              ("oracle_single_subagent", "oracle single sub-agent (bound, chosen on this split)"))
+
+
+def strategies(metrics: dict) -> list[tuple[str, str]]:
+    return [(key, label) for key, label in STRATEGIES if key in metrics]
 # (metric, header, scale, decimals)
 COLUMNS = (("TR", "TR %", 100, 2), ("ASR", "ASR", 1, 2), ("MDD", "MDD %", 100, 2), ("ACR", "ACR", 1, 2),
            ("ASoR", "ASoR", 1, 2), ("AVOL", "AVOL", 1, 2), ("trades", "trades", 1, 0),
@@ -54,7 +59,7 @@ def regime_table(series: dict, close, labels: dict, max_holding: float) -> tuple
     """({strategy key: {"slope 1": mean chunk return, ...}}, {regime: chunks}) from per-step rewards."""
     regimes = {f"{ind} {k}": labels[ind]["chunks"][str(k)] for ind in ("slope", "vol") for k in (1, 2, 3)}
     table = {key: {regime: chunk_returns(series[key][1], close, labels["chunk_len"], chunks, max_holding)
-                   for regime, chunks in regimes.items()} for key, _ in STRATEGIES}
+                   for regime, chunks in regimes.items()} for key in series}
     return table, {k: len(v) for k, v in regimes.items()}
 
 
@@ -67,8 +72,9 @@ def write_report(out: Path, split: str, metrics: dict, series: dict, close, labe
     name = "report.md" if split == "test" else f"report_{split}.md"
     plots = out / "plots"
     regimes, counts = regime_table(series, close, labels, metrics["max_holding"])
-    figures = {"equity": _equity(series, close, metrics), "drawdown": _drawdown(series, close, metrics),
-               "positions": _positions(series, close), "weights": _weights(weights), "regimes": _regimes(regimes)}
+    rows = strategies(metrics)
+    figures = {"equity": _equity(series, close, metrics, rows), "drawdown": _drawdown(series, close, metrics, rows),
+               "positions": _positions(series, close), "weights": _weights(weights), "regimes": _regimes(regimes, rows)}
     for figure_name, figure in figures.items():
         with atomic_path(plots / f"{split}_{figure_name}.png") as tmp:
             figure.savefig(tmp, format="png", dpi=100)
@@ -81,14 +87,14 @@ def write_report(out: Path, split: str, metrics: dict, series: dict, close, labe
              "The best single sub-agent is chosen on the validation split; the oracle one is chosen on this "
              "split and is an upper bound, not a result.", "",
              "| strategy | " + " | ".join(c[1] for c in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
-    for key, label in STRATEGIES:
+    for key, label in strategies(metrics):
         lines.append(f"| {label} | " + " | ".join(cell(metrics[key], metric, scale, decimals)
                                                  for metric, _, scale, decimals in COLUMNS) + " |")
     lines += ["", "## By regime", "", "Mean P&L per notional (%) of the chunks with each trend (slope) and "
               "volatility (vol) label, labelled with the training split's edges; chunks per label: "
               + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".", "",
               "| strategy | " + " | ".join(counts) + " |", "|---" * (len(counts) + 1) + "|"]
-    for key, label in STRATEGIES:
+    for key, label in strategies(metrics):
         lines.append(f"| {label} | " + " | ".join("–" if v is None else f"{100 * v:.3f}" for v in regimes[key].values())
                      + " |")
     lines += ["", "## Plots", ""] + [f"![{n}](plots/{split}_{n}.png)" for n in figures]
@@ -97,15 +103,15 @@ def write_report(out: Path, split: str, metrics: dict, series: dict, close, labe
     return path
 
 
-def _equity_curves(series: dict, close, metrics: dict) -> dict:
+def _equity_curves(series: dict, close, metrics: dict, rows) -> dict:
     """{row label: (T,) seed-mean P&L as a fraction of the notional max_holding x close[0]}."""
     notional = metrics["max_holding"] * close[0]
-    return {label: np.concatenate([[0.0], np.cumsum(series[key][1].mean(0))]) / notional for key, label in STRATEGIES}
+    return {label: np.concatenate([[0.0], np.cumsum(series[key][1].mean(0))]) / notional for key, label in rows}
 
 
-def _equity(series, close, metrics):
+def _equity(series, close, metrics, rows):
     figure, ax = plt.subplots(figsize=(10, 4))
-    for label, curve in _equity_curves(series, close, metrics).items():
+    for label, curve in _equity_curves(series, close, metrics, rows).items():
         ax.plot(100 * curve, label=label, lw=1)
     ax.set(xlabel="step (minutes)", ylabel="P&L, % of notional", title="Equity (mean over seeds)")
     ax.legend(fontsize=8)
@@ -113,9 +119,9 @@ def _equity(series, close, metrics):
     return figure
 
 
-def _drawdown(series, close, metrics):
+def _drawdown(series, close, metrics, rows):
     figure, ax = plt.subplots(figsize=(10, 3))
-    for label, curve in _equity_curves(series, close, metrics).items():
+    for label, curve in _equity_curves(series, close, metrics, rows).items():
         ax.plot(100 * (curve - np.maximum.accumulate(curve)), label=label, lw=1)
     ax.set(xlabel="step (minutes)", ylabel="drawdown, % of notional", title="Drawdown from the running peak")
     ax.legend(fontsize=8)
@@ -148,11 +154,11 @@ def _weights(weights):
     return figure
 
 
-def _regimes(regimes: dict):
+def _regimes(regimes: dict, rows):
     figure, ax = plt.subplots(figsize=(10, 4))
     names = list(next(iter(regimes.values())))
-    width = 0.8 / len(regimes)
-    for i, (key, label) in enumerate(STRATEGIES):
+    width = 0.8 / len(rows)
+    for i, (key, label) in enumerate(rows):
         ax.bar(np.arange(len(names)) + i * width, [100 * (regimes[key][n] or 0.0) for n in names], width, label=label)
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
     ax.set(ylabel="mean chunk P&L, % of notional", title="By regime")

@@ -1,5 +1,5 @@
-"""One typed configuration for a whole run: data, env, sub-agents, hyper-agent, evaluation and
-devices sections.
+"""One typed configuration for a whole run: data, env, sub-agents, learned baselines,
+hyper-agent, evaluation and devices sections.
 
 Values come from defaults, then a preset (``hftjax.presets``), then a JSON/TOML/YAML file, then
 ``key=value`` overrides with dotted keys (``hyper.lr=3e-4``; a sub-command may name a default
@@ -14,6 +14,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from hftjax.baselines.learned import BaselineConfig
 from hftjax.env.config import EnvConfig
 from hftjax.errors import ConfigError
 from hftjax.hyper.config import HyperConfig
@@ -69,8 +70,8 @@ class DevicesConfig:
         check_fields(self, {"platform": (lambda v: v in ("", "cpu", "cuda", "rocm", "tpu"), "'', cpu, cuda, rocm or tpu")})
 
 
-SECTIONS = {"data": DataConfig, "env": EnvConfig, "subagents": SubAgentConfig, "hyper": HyperConfig,
-            "evaluation": EvaluationConfig, "devices": DevicesConfig}
+SECTIONS = {"data": DataConfig, "env": EnvConfig, "subagents": SubAgentConfig, "baselines": BaselineConfig,
+            "hyper": HyperConfig, "evaluation": EvaluationConfig, "devices": DevicesConfig}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +79,7 @@ class RunConfig:
     data: DataConfig = DataConfig()
     env: EnvConfig = EnvConfig()
     subagents: SubAgentConfig = SubAgentConfig()
+    baselines: BaselineConfig = BaselineConfig()
     hyper: HyperConfig = HyperConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     devices: DevicesConfig = DevicesConfig()

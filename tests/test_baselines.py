@@ -52,3 +52,53 @@ def test_bad_input_names_the_option():
         macd_actions([1.0, -2.0, 3.0])
     with pytest.raises(ConfigError, match="'macd'"):
         macd_actions([1.0, 2.0, 3.0], fast=26, slow=12)
+
+
+def test_dqn_and_double_dqn_targets_by_hand():
+    """Online Q(s') = [0, 1] (argmax 1), target Q(s') = [5, 2] (argmax 0), Q(s, a=0) = 0, r = 1,
+    gamma 0.5: Double DQN bootstraps target[online argmax] = 2, TD (1 + 1 - 0)^2 = 4; DQN
+    bootstraps max target = 5, TD (1 + 2.5 - 0)^2 = 12.25."""
+    import jax.numpy as jnp
+
+    from hftjax.dqn import Transition, ddqn_loss, hparams
+    from hftjax.env import market_from_arrays
+
+    market = market_from_arrays(np.array([1.0, 2.0, 3.0]), np.zeros((3, 2, 2)))
+    online = jnp.array([[0.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    target = jnp.array([[0.0, 0.0], [5.0, 2.0], [0.0, 0.0]])
+    batch = Transition(row=jnp.array([0]), prev_action=jnp.array([0]), action=jnp.array([0]),
+                       reward=jnp.array([1.0]), done=jnp.array([False]))
+    for double, td in ((1.0, 4.0), (0.0, 12.25)):
+        hp = hparams({"lr": 1e-3, "gamma": 0.5, "tau": 0.005, "epsilon_start": 0.1, "epsilon_end": 0.1,
+                      "epsilon_decay_epochs": 1.0, "double": double})
+        loss, parts = ddqn_loss(online, target, lambda p, obs: p[obs.row], market, batch, hp)
+        assert float(parts["td"]) == pytest.approx(td) and float(loss) == pytest.approx(td)  # kl_weight 0
+
+
+def test_baseline_population_windows_and_switches():
+    from hftjax.baselines.learned import BaselineConfig, build_baselines
+    from hftjax.subagent.config import load_config
+
+    # chunks 0 1 2 | gap (chunk 3 excluded) | 4 5 of 100 rows; validation chunks 0 and 1
+    labels = {"chunk_len": 100, "slope": {"chunks": {"0": [0], "1": [1, 4], "2": [2], "3": [5], "4": []}}}
+    valid = {"chunk_len": 100, "slope": {"chunks": {"0": [], "1": [0], "2": [1], "3": [], "4": []}}}
+    learner = load_config(overrides=["seeds=[0,1]", "lr=0.003"])
+    setup, spec, members = build_baselines(BaselineConfig(window_jitter=0.3), learner, 2, labels, valid)
+    assert [(m["agent"], m["seed"]) for m in members] == [(a, s) for a in ("dqn", "ddqn", "cdqnrp") for s in (0, 1)]
+    np.testing.assert_array_equal(spec.train_starts[0], [0, 100, 200, 400, 500])
+    np.testing.assert_array_equal(spec.hp.double, [0, 0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(spec.hp.kl_weight, 0)  # no teacher
+    np.testing.assert_allclose(spec.hp.lr, 0.003)  # the sub-agents' learner settings
+    # only CDQNRP windows move, by up to 30 rows, and never from a chunk whose successor is missing
+    np.testing.assert_array_equal(spec.train_jitter[:4], 0)
+    np.testing.assert_array_equal(spec.train_jitter[4], [30, 30, 0, 30, 0])
+    assert type(setup.net).__name__ == "MLPQNet"
+
+
+def test_baseline_options_are_checked():
+    from hftjax.run_config import load_run_config
+
+    cfg = load_run_config(None, overrides=['algorithms=["ddqn"]'], default_section="baselines")
+    assert cfg.baselines.algorithms == ("ddqn",)
+    with pytest.raises(ConfigError, match="baselines.algorithms"):
+        load_run_config(None, overrides=['baselines.algorithms=["ppo2"]'])

@@ -19,7 +19,7 @@ from hftjax.hyper.run import train_hyper
 from hftjax.presets import PRESETS
 
 ARTIFACTS = ["config.json", "data/manifest.json", "data/train.parquet", "subagents.json", "subagents_log.jsonl",
-             "checkpoints", "subagents_best", "hyper.json", "hyper_log.jsonl", "hyper_checkpoints",
+             "subagents_checkpoints", "subagents_best", "hyper.json", "hyper_log.jsonl", "hyper_checkpoints",
              "results/metrics.json", "results/metrics_valid.json", "results/summary.json", "results/test_positions.parquet",
              "results/valid_positions.parquet"]
 
@@ -85,7 +85,7 @@ def test_report_and_plots_match_metrics(smoke_run):
     """``evaluate`` writes report.md and valid PNGs; the report's table is metrics.json's numbers."""
     import matplotlib.image
 
-    from hftjax.report import COLUMNS, STRATEGIES
+    from hftjax.report import COLUMNS, strategies
 
     metrics = json.loads((smoke_run / "results" / "metrics.json").read_text())
     report = (smoke_run / "results" / "report.md").read_text()
@@ -97,7 +97,8 @@ def test_report_and_plots_match_metrics(smoke_run):
     results = report.split("## Results")[1].split("## By regime")[0]
     rows = {line.split(" | ")[0].strip("| "): [c.strip(" |") for c in line.split(" | ")[1:]]
             for line in results.splitlines() if line.startswith("| ")}
-    for key, label in STRATEGIES:
+    assert [k for k, _ in strategies(metrics)][-4:] == ["dqn", "ddqn", "cdqnrp", "oracle_single_subagent"]
+    for key, label in strategies(metrics):
         entry = metrics[key]["mean"] if "mean" in metrics[key] else metrics[key]
         for (metric, _, scale, decimals), text in zip(COLUMNS, rows[label]):
             assert float(text.split(" ± ")[0]) == pytest.approx(round(entry[metric] * scale, decimals), abs=10 ** -decimals), (label, metric)

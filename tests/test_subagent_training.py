@@ -103,7 +103,7 @@ def test_cli_train_subagents(data_dir, tmp_path, capsys):
     meta = json.loads((out / "subagents.json").read_text())
     assert [m["agent"] for m in meta["members"]] == ["slope_1", "vol_3"]
     assert meta["members"][0]["alpha"] == 1.0 and meta["members"][1]["alpha"] == 1.0  # reference alphas
-    assert (out / "checkpoints" / "1").exists()
+    assert (out / "subagents_checkpoints" / "1").exists()
     assert main(["train-subagents", str(data_dir), "--out", str(tmp_path / "bad"), "nonsense=1"]) == 2
     assert "option 'subagents.nonsense'" in capsys.readouterr().err
 
@@ -193,10 +193,10 @@ def test_diverging_learning_rate_stops_and_keeps_the_last_good_checkpoint(data_d
     assert main(["train-subagents", str(data_dir), "--out", str(run), "--quiet", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert "training diverged for sub-agent agent=slope_1, seed=0 in epoch 1" in err, err
-    assert "non-finite" in err and str(run / "checkpoints" / "1") in err and "\n" not in err
+    assert "non-finite" in err and str(run / "subagents_checkpoints" / "1") in err and "\n" not in err
     from hftjax.checkpoint import Checkpoints
     from hftjax.subagent.run import SubAgentTrainer
-    checkpoints = Checkpoints(run / "checkpoints")
+    checkpoints = Checkpoints(run / "subagents_checkpoints")
     assert checkpoints.epochs() == [1]
     trainer = SubAgentTrainer(load_config(overrides=args), EnvConfig(), data_dir)
     kept, meta = checkpoints.restore(1, trainer.init())
@@ -211,17 +211,17 @@ def test_corrupted_checkpoint_is_named_and_an_earlier_one_resumes(data_dir, refe
     run, state, _ = reference_run
     copy = tmp_path / "copy"
     shutil.copytree(run, copy)
-    data_files = list((copy / "checkpoints" / "2").rglob("d/*"))
+    data_files = list((copy / "subagents_checkpoints" / "2").rglob("d/*"))
     assert data_files
     for f in data_files:
         f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
     assert main(["train-subagents", str(data_dir), "--out", str(copy), "--quiet", *SMALL]) == 2
     err = capsys.readouterr().err.strip()
-    assert str(copy / "checkpoints" / "2") in err and "--resume-from 1" in err and "\n" not in err, err
+    assert str(copy / "subagents_checkpoints" / "2") in err and "--resume-from 1" in err and "\n" not in err, err
     resumed, _ = train_subagents(load_config(overrides=SMALL), data_dir, copy, resume_from=1, progress=False)
     for field in ("params", "best_params", "best_score", "replay"):
         assert leaves_equal(getattr(state, field), getattr(resumed, field)), field
-    assert (copy / "checkpoints.discarded" / "2").is_dir()  # moved aside, not deleted
+    assert (copy / "subagents_checkpoints.discarded" / "2").is_dir()  # moved aside, not deleted
 
 
 def test_two_processes_on_one_run_directory(data_dir, tmp_path):

@@ -50,7 +50,10 @@ def train_epoch(setup: Setup, state: LearnerState, spec: MemberSpec, market: Mar
     order = jnp.argsort(jnp.where(valid, jax.random.uniform(k_order, valid.shape), 2.0))
     member_steps = -(-spec.num_train // c.num_envs) * ep_steps
     eps = epsilon(spec.hp, state.epoch)
-    env = chunk_params(setup, market, trading, spec.train_starts, spec.num_train)
+    # episode windows start up to ``train_jitter`` rows late (0 for the sub-agents); drawn from a
+    # folded key so that members without jitter keep their random streams
+    late = jax.random.randint(jax.random.fold_in(k_order, 1), spec.train_jitter.shape, 0, spec.train_jitter + 1)
+    env = chunk_params(setup, market, trading, spec.train_starts + late, spec.num_train)
     slots = jnp.arange(c.num_envs)
 
     def collect(params):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,6 +29,7 @@ class MemberSpec:
     valid_starts: jax.Array  # (V,) int32 first rows of same-label validation chunks (padded)
     num_valid: jax.Array     # () int32
     hp: HParams
+    train_jitter: jax.Array  # (E,) int32 most rows an episode may start late (CDQNRP's windows; 0: none)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,10 +40,7 @@ class Setup:
     chunk_len: int
     max_train: int
     max_valid: int
-
-    @property
-    def net(self) -> SubAgentNet:
-        return subagent_net(self.cfg, self.levels)
+    net: nn.Module           # the sub-agent network, or a baseline's
 
     def q_fn(self, params, obs):
         """Q (N, K) of observations (``hftjax.env.observe_rows``)."""
@@ -66,34 +65,47 @@ def _padded(values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def member_hparams(members: list[dict]) -> HParams:
-    """(M,) stacked hyper-parameters; a member's ``alpha`` is the learner's KL weight."""
+    """(M,) stacked hyper-parameters; a member's ``alpha`` is the learner's KL weight, and a
+    member may set other learner leaves (the baselines' ``double``)."""
     leaf = {f.name: f.metadata["leaf"] or f.name for f in dataclasses.fields(SubAgentConfig) if f.name in HPARAMS}
-    return hparams({leaf[k]: [m[k] for m in members] for k in HPARAMS})
+    extra = [k for k in HParams.__dataclass_fields__ if k in members[0]]
+    return hparams({**{leaf[k]: [m[k] for m in members] for k in HPARAMS}, **{k: [m[k] for m in members] for k in extra}})
 
 
 def build_population(cfg: SubAgentConfig, levels: int, train_labels: dict,
                      valid_labels: dict) -> tuple[Setup, MemberSpec, list[dict]]:
+    """The six agents (x seeds x sweep), each on the chunks of its label."""
     members = cfg.members
-    if train_labels["chunk_len"] != valid_labels["chunk_len"]:
-        raise ConfigError("chunk_len", "train and valid splits were prepared with different chunk lengths")
     train = [_chunk_starts(train_labels, m["agent"]) for m in members]
     valid = [_chunk_starts(valid_labels, m["agent"]) for m in members]
+    setup, spec = population(cfg, levels, subagent_net(cfg, levels), members, train_labels, valid_labels, train, valid)
+    return setup, spec, members
+
+
+def population(cfg: SubAgentConfig, levels: int, net: nn.Module, members: list[dict], train_labels: dict,
+               valid_labels: dict, train: list, valid: list, jitter: list | None = None) -> tuple[Setup, MemberSpec]:
+    """Setup and stacked spec of ``members`` with their training and validation chunk starts
+    (and per-chunk start jitter)."""
+    if train_labels["chunk_len"] != valid_labels["chunk_len"]:
+        raise ConfigError("chunk_len", "train and valid splits were prepared with different chunk lengths")
     for m, starts in zip(members, train):
         if len(starts) == 0:
             raise ConfigError("agents", f"{m['agent']} has no training chunk: prepare more data or a shorter chunk_len")
     train_starts, num_train, max_train = _padded(train)
     valid_starts, num_valid, max_valid = _padded(valid)
+    train_jitter, _, _ = _padded(jitter or [np.zeros(len(t), np.int64) for t in train])
     spec = MemberSpec(train_starts=jnp.asarray(train_starts), num_train=jnp.asarray(num_train),
                       valid_starts=jnp.asarray(valid_starts), num_valid=jnp.asarray(num_valid),
-                      hp=member_hparams(members))
-    return Setup(compiled_part(cfg), levels, train_labels["chunk_len"], max_train, max_valid), spec, members
+                      hp=member_hparams(members), train_jitter=jnp.asarray(train_jitter))
+    return Setup(compiled_part(cfg), levels, train_labels["chunk_len"], max_train, max_valid, net), spec
 
 
-def member_keys(members: list[dict]) -> jax.Array:
-    """Each member's stream depends on its seed, agent and sweep values, not on its position."""
+def member_keys(members: list[dict], names: tuple[str, ...] = AGENTS, offset: int = 0) -> jax.Array:
+    """Each member's stream depends on its seed, agent (its index in ``names``, plus
+    ``offset``) and sweep values, not on its position."""
     keys = []
     for m in members:
-        key = jax.random.fold_in(jax.random.key(m["seed"]), AGENTS.index(m["agent"]))
+        key = jax.random.fold_in(jax.random.key(m["seed"]), offset + names.index(m["agent"]))
         for name in HPARAMS:
             key = jax.random.fold_in(key, int(np.float32(m[name]).view(np.uint32)))
         keys.append(key)

@@ -1,4 +1,5 @@
-"""``train-subagents``: the host loop over epochs around the jitted, vmapped population epoch.
+"""``train-subagents``: the host loop over epochs around the jitted, vmapped population epoch
+(shared with the learned baselines, ``hftjax.baselines.learned``).
 
 Per epoch: train (one jit call for every member), validate and keep the best epoch; the shared
 host loop (``hftjax.training``) logs, guards against divergence and checkpoints (TensorBoard
@@ -26,23 +27,31 @@ from hftjax.subagent.validation import validate
 from hftjax.training import Loop, run_loop
 
 
-class SubAgentTrainer:
-    """Markets, population spec and the compiled epoch/validation functions of one run."""
+class PopulationTrainer:
+    """Markets, population spec and the compiled epoch/validation functions of one run;
+    ``build(levels, train_labels, valid_labels) -> (setup, spec, members)`` makes the members,
+    ``keys`` their random keys."""
 
-    def __init__(self, cfg: SubAgentConfig, env: EnvConfig, data_dir: str | Path):
+    def __init__(self, env: EnvConfig, data_dir: str | Path, build, keys=member_keys):
         self.train_market, train_labels = env.load(data_dir, "train")
         self.valid_market, valid_labels = env.load(data_dir, "valid")
         self.trading = env.trading()
-        self.setup, self.spec, self.members = build_population(cfg, env.levels, train_labels, valid_labels)
+        self.setup, self.spec, self.members = build(env.levels, train_labels, valid_labels)
+        self.keys = keys
 
     def init(self):
-        return population_init(self.setup, member_keys(self.members), self.spec.hp, self.train_market)
+        return population_init(self.setup, self.keys(self.members), self.spec.hp, self.train_market)
 
     def epoch(self, state):
         """Train every member one epoch, then validate and keep each member's best params."""
         state, metrics = population_epoch(self.setup, state, self.spec, self.train_market, self.trading)
         state, score = population_validate(self.setup, state, self.spec, self.valid_market, self.trading)
         return state, {**metrics, "valid_return_rate": score}
+
+
+class SubAgentTrainer(PopulationTrainer):
+    def __init__(self, cfg: SubAgentConfig, env: EnvConfig, data_dir: str | Path):
+        super().__init__(env, data_dir, functools.partial(build_population, cfg))
 
 
 # Module-level with the (hashable) Setup static: trainers of the same shape share one compile.
@@ -64,12 +73,12 @@ def population_validate(setup, state, spec, market, trading):
     return jax.vmap(one)(state, spec)
 
 
-def _tensorboard(run_dir: Path):
+def _tensorboard(run_dir: Path, name: str):
     try:
         from tensorboardX import SummaryWriter
     except ImportError:
         return None
-    writer = SummaryWriter(str(run_dir / "tensorboard"))
+    writer = SummaryWriter(str(run_dir / "tensorboard" / name))
 
     def write(epoch: int, lines: list[dict]) -> None:
         for i, line in enumerate(lines):
@@ -88,25 +97,34 @@ def member_ids(cfg: SubAgentConfig) -> list[dict]:
 def train_subagents(cfg: SubAgentConfig, data_dir: str | Path, run_dir: str | Path, *,
                     env: EnvConfig = EnvConfig(), stop_after: int | None = None, resume_from: int | None = None,
                     progress: bool = True) -> tuple[object, SubAgentTrainer]:
-    """Train (or resume) the population; ``stop_after`` ends after that many epochs in total
-    (used to test resuming). Returns the final population state and the trainer."""
+    """Train (or resume) the sub-agent population; ``stop_after`` ends after that many epochs in
+    total (used to test resuming). Returns the final population state and the trainer."""
+    return train_population("subagents", "sub-agent", lambda: SubAgentTrainer(cfg, env, data_dir), cfg.to_json(),
+                            member_ids(cfg), cfg, env, data_dir, run_dir, stop_after=stop_after,
+                            resume_from=resume_from, progress=progress)
+
+
+def train_population(name: str, what: str, make_trainer, config: dict, ids: list[dict], learner: SubAgentConfig,
+                     env: EnvConfig, data_dir: str | Path, run_dir: str | Path, *, stop_after: int | None = None,
+                     resume_from: int | None = None, progress: bool = True) -> tuple[object, PopulationTrainer]:
+    """The host side of a population's training, into ``RUN_DIR/<name>_checkpoints``,
+    ``<name>_log.jsonl``, ``<name>_best`` and, once done, ``<name>.json``."""
     if not (Path(data_dir) / "manifest.json").exists():
         raise RunDirError(data_dir, "is not a prepared dataset (no manifest.json): run "
                                     f"hftjax prepare INPUT... --out {data_dir} first")
     run_dir = claim_run_dir(run_dir)
     with run_lock(run_dir):
-        trainer = SubAgentTrainer(cfg, env, data_dir)
-        loop = Loop("sub-agent", run_dir / "checkpoints", run_dir / "subagents_log.jsonl",
-                    {**cfg.to_json(), "env": env.to_json()},
-                    cfg.epochs, member_ids(cfg), cfg.warn_loss_above)
+        trainer = make_trainer()
+        loop = Loop(what, run_dir / f"{name}_checkpoints", run_dir / f"{name}_log.jsonl",
+                    {**config, "env": env.to_json()}, learner.epochs, ids, learner.warn_loss_above)
         state = run_loop(loop, trainer.init(), trainer.epoch, stop_after=stop_after, resume_from=resume_from,
-                         progress=progress, on_epoch=_tensorboard(run_dir))
+                         progress=progress, on_epoch=_tensorboard(run_dir, name))
         best = {"best_params": state.best_params, "best_score": state.best_score, "best_epoch": state.best_epoch}
         with ocp.StandardCheckpointer() as checkpointer:
-            checkpointer.save((run_dir / "subagents_best").resolve(), best, force=True)
-        # written last: the hyper-agent reads it as "the sub-agents are trained"; a relative
-        # data path keeps the run directory movable
-        write_json({"config": cfg.to_json(), "env": env.to_json(), "members": trainer.members,
+            checkpointer.save((run_dir / f"{name}_best").resolve(), best, force=True)
+        # written last: later stages read it as "this population is trained"; a relative data
+        # path keeps the run directory movable
+        write_json({"config": config, "env": env.to_json(), "members": trainer.members,
                     "data_dir": os.path.relpath(Path(data_dir).resolve(), run_dir.resolve())},
-                   run_dir / "subagents.json")
+                   run_dir / f"{name}.json")
     return state, trainer
