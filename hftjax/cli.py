@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace) -> None:
 
 BENCHMARKS = {"env": "env_throughput", "synth": "synth_throughput", "train": "train_throughput",
               "subagent-quality": "subagent_quality", "memory": "memory_latency", "hyper": "hyper_throughput",
-              "hyper-comparison": "hyper_comparison"}
+              "hyper-comparison": "hyper_comparison", "real-markets": "real_markets"}
 
 
 def _bench(args: argparse.Namespace) -> None:

@@ -1,0 +1,95 @@
+"""MacroHFT against every baseline on real 1-minute Binance data (``../shared/data``), 4 markets.
+
+For BTC, ETH, DOT and LTC (spring 2021, OHLCV only, so the ``ohlcv`` feature set), with train,
+valid and test splits in time order and no overlap (below), 3 seeds: ``hftjax run`` with the
+``demo`` learner budget (3 epochs, 720-row chunks), the market's max_holding, and the learned
+baselines. Every strategy is reported on the test split as mean ± std over seeds, whatever it
+shows, with the splits, budgets and wall time, in ``benchmarks/RESULTS.md``.
+
+    python -m benchmarks.real_markets [--quick] [--markets BTC ETH] [--out DIR]
+
+``--quick``: 1 seed and 1 epoch (a smoke run of the whole experiment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import record
+from hftjax.env.params import MAX_HOLDING
+from hftjax.pipeline import run_pipeline
+from hftjax.report import strategies
+from hftjax.run_config import load_run_config
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SPRING = ("train=2021-04-02:2021-05-15", "valid=2021-05-15:2021-05-31", "test=2021-05-31:2021-06-16")
+MARKETS = {
+    "BTC": ("binance_BTCUSDT_1m_2021-04-02_2021-05-20.parquet",
+            ("train=2021-04-02:2021-05-01", "valid=2021-05-01:2021-05-10", "test=2021-05-10:2021-05-21")),
+    "ETH": ("binance_ETHUSDT_1m_2021-04-02_2021-06-15.parquet", SPRING),
+    "DOT": ("binance_DOTUSDT_1m_2021-04-02_2021-06-15.parquet", SPRING),
+    "LTC": ("binance_LTCUSDT_1m_2021-04-02_2021-06-15.parquet", SPRING),
+}
+
+
+def market_config(market: str, seeds: list[int], epochs: int):
+    file, splits = MARKETS[market]
+    return load_run_config("demo", overrides=[
+        f"data.inputs={json.dumps([str(SHARED / file)])}", f"data.splits={json.dumps(list(splits))}",
+        "data.features=ohlcv", f"env.max_holding={MAX_HOLDING[market]}",
+        *[f"{section}.seeds={json.dumps(seeds)}" for section in ("subagents", "hyper")],
+        *[f"{section}.epochs={epochs}" for section in ("subagents", "hyper")],
+        *[f"{section}.epsilon_decay_epochs={max(epochs - 1, 1)}" for section in ("subagents", "hyper")],
+        "evaluation.splits=[\"test\"]"])
+
+
+def rows_of(market: str, metrics: dict, wall: float) -> list[dict]:
+    out = []
+    for key, label in strategies(metrics):
+        entry = metrics[key]
+        values = entry["per_seed"] if "per_seed" in entry else [entry]
+        tr = 100 * np.array([v["TR"] for v in values])
+        out.append({"market": market, "strategy": label, "seeds": len(values),
+                    "TR %": f"{tr.mean():.2f} ± {tr.std():.2f}" if len(values) > 1 else f"{tr.mean():.2f}",
+                    "ASR": float(np.mean([v["ASR"] for v in values])),
+                    "MDD %": float(100 * np.mean([v["MDD"] for v in values])),
+                    "trades": float(np.mean([v["trades"] for v in values])),
+                    "exposure %": float(100 * np.mean([v["exposure"] for v in values])),
+                    "wall s": round(wall)})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="1 seed, 1 epoch")
+    parser.add_argument("--markets", nargs="+", default=list(MARKETS), choices=list(MARKETS))
+    parser.add_argument("--out", type=Path, help="where the run directories go (default: a temporary one)")
+    args = parser.parse_args()
+    missing = [m for m in args.markets if not (SHARED / MARKETS[m][0]).exists()]
+    if missing:
+        raise SystemExit(f"real data not available for {missing} under {SHARED}")
+    seeds, epochs = ([0], 1) if args.quick else ([0, 1, 2], 3)
+    work = args.out or Path(tempfile.mkdtemp(prefix="hftjax-real-"))
+    rows, start = [], time.perf_counter()
+    for market in args.markets:
+        t0 = time.perf_counter()
+        metrics = run_pipeline(work / market, market_config(market, seeds, epochs), progress=False)["test"]
+        rows += rows_of(market, metrics, time.perf_counter() - t0)
+        print(*rows[-len(strategies(metrics)):], sep="\n", flush=True)
+    budget = (f"{len(seeds)} seed(s); sub-agents, baselines and hyper-agent {epochs} epoch(s) each (demo preset "
+              f"learner: batch 256, 720-row chunks, ohlcv features); splits: "
+              + "; ".join(f"{m} {' '.join(MARKETS[m][1])}" for m in args.markets)
+              + f"; total wall {time.perf_counter() - start:.0f} s; run dirs {work}")
+    rows.append({"market": budget})
+    name = "real_markets_quick" if args.quick else "real_markets"
+    print(record(name, "Real markets (Binance spring 2021): MacroHFT and every baseline on the test split", rows))
+
+
+if __name__ == "__main__":
+    main()
