@@ -86,6 +86,23 @@ class Checkpoints:
         self.manager.close()
 
 
+def save_best(path: Path, state) -> None:
+    """The best-epoch params, scores and epochs of a trained population, in ``path``."""
+    best = {"best_params": state.best_params, "best_score": state.best_score, "best_epoch": state.best_epoch}
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(Path(path).resolve(), best, force=True)
+
+
+def restore_best(path: Path, rerun: str) -> dict:
+    """What ``save_best`` wrote; a missing or damaged one raises ``RunDirError`` saying to ``rerun``."""
+    path = Path(path).resolve()
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            return checkpointer.restore(path)
+    except Exception as e:  # orbax raises many types for a missing or damaged checkpoint
+        raise RunDirError(path, f"cannot be read ({type(e).__name__}); rerun {rerun}") from e
+
+
 def resume(checkpoints: Checkpoints, fresh, config: dict, what: str,
            resume_from: int | None = None) -> tuple[object, int]:
     """(state, first epoch to run): the newest checkpoint (or that of ``resume_from`` epochs;

@@ -1,4 +1,4 @@
-"""hftjax: MacroHFT in JAX. Commands: synth, prepare, train-subagents, train-baselines, train-hyper, evaluate, run, bench.
+"""hftjax: MacroHFT in JAX. Commands: synth, prepare, train-subagents, train-baselines, train-hyper, evaluate, compare, run, bench.
 
 A user error (bad data, option or run directory) prints one line and exits with 2; -v shows the traceback."""
 
@@ -90,6 +90,14 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(format_summary({args.split: metrics}))
     name = "metrics.json" if args.split == "test" else f"metrics_{args.split}.json"
     print(f"wrote {Path(args.run_dir) / 'results' / name} and {args.split}_positions.parquet")
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from hftjax.compare import compare
+
+    print(compare(args.run_dirs, args.out), end="")
+    if args.out:
+        print(f"wrote {Path(args.out) / 'compare.md'} and compare.csv")
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -191,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a run directory, or a train-hyper --out directory (results go to DIR/results)")
     p.add_argument("--split", default="test")
     p.set_defaults(run=_evaluate)
+
+    p = sub.add_parser("compare", help="evaluated runs and their seeds as one mean ± std table (Markdown and CSV)")
+    p.add_argument("run_dirs", nargs="+", help="directories hftjax evaluate wrote results/metrics.json into")
+    p.add_argument("--out", help="also write compare.md and compare.csv here")
+    p.set_defaults(run=_compare)
 
     p = sub.add_parser("run", help="synth (or --data) -> prepare -> sub-agents -> hyper-agent -> evaluation")
     p.add_argument("--preset", default="demo", help=f"one of {', '.join(PRESETS)} (default demo, CPU-sized)")

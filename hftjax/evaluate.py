@@ -67,7 +67,8 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
                 **trading_activity(actions, close, fee=env.fee, max_holding=env.max_holding, levels=env.levels)}
 
     series = {"macrohft": (actions, rewards), "equal_weight_mix": (eq_actions, eq_rewards)}
-    metrics = {"split": split, "rows": int(len(close)), "max_holding": env.max_holding, "fee": env.fee,
+    period = [str(t) for t in (table["timestamp"][0], table["timestamp"][len(close) - 1])]
+    metrics = {"split": split, "rows": int(len(close)), "period": period, "max_holding": env.max_holding, "fee": env.fee,
                "macrohft": _summary([scored(actions[i], rewards[i], acc["required_money"][i], seed=s)
                                      for i, s in enumerate(seeds)]),
                "equal_weight_mix": _summary([scored(eq_actions[i], eq_rewards[i], eq_acc["required_money"][i], seed=s)

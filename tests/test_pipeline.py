@@ -215,3 +215,24 @@ def test_one_compile_covers_hyper_settings(smoke_run):
         losses.append(float(metrics["loss"]))
     chex.clear_trace_counter()
     assert losses[0] != losses[1]
+
+def test_compare_merges_seeds_and_refuses_other_splits(smoke_run, tmp_path, capsys):
+    import csv
+
+    other = tmp_path / "other"
+    shutil.copytree(smoke_run, other)
+    assert main(["compare", str(smoke_run), str(other), "--out", str(tmp_path / "cmp")]) == 0
+    metrics = json.loads((smoke_run / "results" / "metrics.json").read_text())
+    rows = {r["strategy"]: r for r in csv.DictReader((tmp_path / "cmp" / "compare.csv").open())}
+    macro = rows["MacroHFT"]
+    assert int(macro["seeds"]) == 2  # one seed from each run
+    assert float(macro["TR_mean"]) == pytest.approx(metrics["macrohft"]["mean"]["TR"], abs=1e-9)
+    assert float(macro["TR_std"]) == pytest.approx(0.0, abs=1e-12)  # the copy has the same numbers
+    assert int(rows["buy and hold"]["seeds"]) == 1 and "| MacroHFT | 2 |" in (tmp_path / "cmp" / "compare.md").read_text()
+    changed = json.loads((other / "results" / "metrics.json").read_text())
+    changed["rows"] += 1
+    (other / "results" / "metrics.json").write_text(json.dumps(changed))
+    assert main(["compare", str(smoke_run), str(other)]) == 2
+    assert "another split" in (err := capsys.readouterr().err) and "rows" in err
+    assert main(["compare", str(tmp_path)]) == 2
+    assert "hftjax evaluate" in capsys.readouterr().err

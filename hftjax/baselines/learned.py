@@ -23,10 +23,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 
+from hftjax.checkpoint import restore_best
 from hftjax.env.config import EnvConfig
-from hftjax.errors import RunDirError
 from hftjax.nn import Linear
 from hftjax.options import HOST, check_fields, option
 from hftjax.subagent.config import AGENTS, HPARAMS, SubAgentConfig
@@ -113,13 +112,7 @@ def load_baselines(run_dir: str | Path):
     if not (run_dir / "baselines.json").exists():
         return None
     meta = json.loads((run_dir / "baselines.json").read_text())
-    best_dir = (run_dir / "baselines_best").resolve()
-    try:
-        with ocp.StandardCheckpointer() as checkpointer:
-            best = checkpointer.restore(best_dir)
-    except Exception as e:  # orbax raises many types for a missing or damaged checkpoint
-        raise RunDirError(best_dir, f"the trained baselines cannot be read ({type(e).__name__}); rerun "
-                                    "hftjax train-baselines") from e
+    best = restore_best(run_dir / "baselines_best", f"hftjax train-baselines DATA_DIR --out {run_dir}")
     cfg = BaselineConfig(**meta["config"]["baselines"])
     net = MLPQNet(levels=EnvConfig(**meta["env"]).levels, hidden=cfg.hidden)
     return net, meta["members"], best["best_params"]

@@ -11,9 +11,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 
-from hftjax.checkpoint import Checkpoints
+from hftjax.checkpoint import Checkpoints, restore_best
 from hftjax.env.config import EnvConfig
 from hftjax.errors import ConfigError, RunDirError
 from hftjax.hyper.config import HyperConfig
@@ -44,13 +43,7 @@ def load_subagents(run_dir: str | Path) -> SubAgentRun:
         raise RunDirError(run_dir, "has no trained sub-agents (subagents.json missing): run "
                                    f"hftjax train-subagents DATA_DIR --out {run_dir} first")
     meta = json.loads((run_dir / "subagents.json").read_text())
-    best_dir = (run_dir / "subagents_best").resolve()
-    try:
-        with ocp.StandardCheckpointer() as checkpointer:
-            best = checkpointer.restore(best_dir)
-    except Exception as e:  # orbax raises many types for a missing or damaged checkpoint
-        raise RunDirError(best_dir, f"the best sub-agents cannot be read ({type(e).__name__}); rerun "
-                                    f"hftjax train-subagents DATA_DIR --out {run_dir}") from e
+    best = restore_best(run_dir / "subagents_best", f"hftjax train-subagents DATA_DIR --out {run_dir}")
     missing = set(AGENTS) - {m["agent"] for m in meta["members"]}
     if missing:
         raise ConfigError("agents", f"the hyper-agent needs all six sub-agents; missing {sorted(missing)}")

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 import jax
-import orbax.checkpoint as ocp
 
+from hftjax.checkpoint import save_best
 from hftjax.env.config import EnvConfig
 from hftjax.errors import RunDirError
 from hftjax.io import write_json
@@ -119,9 +119,7 @@ def train_population(name: str, what: str, make_trainer, config: dict, ids: list
                     {**config, "env": env.to_json()}, learner.epochs, ids, learner.warn_loss_above)
         state = run_loop(loop, trainer.init(), trainer.epoch, stop_after=stop_after, resume_from=resume_from,
                          progress=progress, on_epoch=_tensorboard(run_dir, name))
-        best = {"best_params": state.best_params, "best_score": state.best_score, "best_epoch": state.best_epoch}
-        with ocp.StandardCheckpointer() as checkpointer:
-            checkpointer.save((run_dir / f"{name}_best").resolve(), best, force=True)
+        save_best(run_dir / f"{name}_best", state)
         # written last: later stages read it as "this population is trained"; a relative data
         # path keeps the run directory movable
         write_json({"config": config, "env": env.to_json(), "members": trainer.members,

@@ -1,0 +1,75 @@
+"""``hftjax compare RUN_DIR...``: several evaluated runs (and their seeds) as one table, mean ±
+std over every seed of every run, in Markdown and CSV. Runs whose test splits differ (rows,
+period, fee or position size) are refused: their numbers would not be comparable."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hftjax.errors import RunDirError
+from hftjax.io import write_text
+from hftjax.report import COLUMNS, cell, strategies
+
+SAME = ("split", "rows", "period", "fee", "max_holding")  # what makes two test results comparable
+
+
+def load_metrics(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / "results" / "metrics.json"
+    if not path.exists():
+        raise RunDirError(run_dir, f"has no {path.relative_to(run_dir)}: run hftjax evaluate {run_dir} first")
+    return json.loads(path.read_text())
+
+
+def merge(runs: dict[str, dict]) -> dict:
+    """One metrics-like dict: every seeded strategy's per-seed entries of all runs (named
+    ``RUN:seed``); deterministic ones (buy and hold, MACD) once."""
+    names = list(runs)
+    first = runs[names[0]]
+    for name in names[1:]:
+        differs = [k for k in SAME if runs[name].get(k) != first.get(k)]
+        if differs:
+            raise RunDirError(name, f"was tested on another split than {names[0]} (differs in {', '.join(differs)}); "
+                                    "compare runs of the same test data")
+    merged = {k: first.get(k) for k in SAME}
+    for key, _ in strategies(first):
+        if not all(key in m for m in runs.values()):
+            continue
+        if "per_seed" in first[key]:
+            merged[key] = {"per_seed": [{**s, "seed": f"{name}:{s['seed']}"} for name, m in runs.items()
+                                        for s in m[key]["per_seed"]]}
+        else:
+            merged[key] = first[key]
+    return merged
+
+
+def tables(merged: dict) -> tuple[str, str]:
+    """(Markdown, CSV) of the merged strategies."""
+    header = ["strategy", "seeds", *(c[1] for c in COLUMNS)]
+    md = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["strategy", "seeds", *(f"{c[0]}_{stat}" for c in COLUMNS for stat in ("mean", "std"))])
+    for key, label in strategies(merged):
+        entry = merged[key]
+        seeds = entry.get("per_seed", [entry])
+        md.append(f"| {label} | {len(seeds)} | " + " | ".join(cell(entry, m, s, d) for m, _, s, d in COLUMNS) + " |")
+        values = [np.array([x[m] for x in seeds], np.float64) for m, *_ in COLUMNS]
+        writer.writerow([label, len(seeds), *(f"{f(v):.10g}" for v in values for f in (np.mean, np.std))])
+    return "\n".join(md) + "\n", out.getvalue()
+
+
+def compare(run_dirs: list[str | Path], out: str | Path | None = None) -> str:
+    """The Markdown table; with ``out``, also ``out/compare.md`` and ``out/compare.csv``."""
+    merged = merge({str(d): load_metrics(d) for d in run_dirs})
+    markdown, table = tables(merged)
+    title = (f"# {len(run_dirs)} runs on the {merged['split']} split ({merged['rows']:,} rows, "
+             f"{merged['period'][0]} to {merged['period'][1]})\n\n" if merged.get("period") else "")
+    if out is not None:
+        write_text(title + markdown, Path(out) / "compare.md")
+        write_text(table, Path(out) / "compare.csv")
+    return title + markdown
