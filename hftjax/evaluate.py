@@ -140,10 +140,11 @@ def baseline_rollouts(setup, tables, market, trading):
 
 def format_summary(metrics: dict) -> str:
     """The per-split table ``hftjax run`` and ``hftjax evaluate`` print."""
-    lines = [f"{'split':<6} {'policy':<24} {'TR %':>8} {'ASR':>7} {'MDD %':>7} {'trades':>7}"]
+    width = max(len(label) for m in metrics.values() for _, label in strategies(m))
+    lines = [f"{'split':<6} {'policy':<{width}} {'TR %':>8} {'ASR':>7} {'MDD %':>7} {'trades':>7}"]
     for split, m in metrics.items():
         for key, label in strategies(m):
             r = m[key].get("mean", m[key])
             trades = "" if r.get("trades") is None else f"{r['trades']:.0f}"
-            lines.append(f"{split:<6} {label[:24]:<24} {100 * r['TR']:>8.2f} {r['ASR']:>7.2f} {100 * r['MDD']:>7.2f} {trades:>7}")
+            lines.append(f"{split:<6} {label:<{width}} {100 * r['TR']:>8.2f} {r['ASR']:>7.2f} {100 * r['MDD']:>7.2f} {trades:>7}")
     return "\n".join(lines)
