@@ -28,7 +28,7 @@ from hftjax.env.simulate import simulate
 from hftjax.dqn import greedy_rollout
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.io import write_json, write_parquet
-from hftjax.metrics import buy_and_hold_rewards, paper_metrics, trading_activity
+from hftjax.metrics import MINUTES_PER_YEAR, buy_and_hold_rewards, paper_metrics, standard_metrics, trading_activity
 from hftjax.report import strategies, write_report
 from hftjax.rundir import run_lock
 from hftjax.subagent.config import AGENTS
@@ -63,8 +63,10 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     env = run.env
 
     def scored(actions, rewards, required, **extra):
+        standard = standard_metrics(np.asarray(rewards, np.float32), float(required), MINUTES_PER_YEAR)
         return {**extra, **paper_metrics(rewards, required, actions, initial_action=0),
-                **trading_activity(actions, close, fee=env.fee, max_holding=env.max_holding, levels=env.levels)}
+                **trading_activity(actions, close, fee=env.fee, max_holding=env.max_holding, levels=env.levels),
+                **{k: float(v) for k, v in standard.items()}}
 
     series = {"macrohft": (actions, rewards), "equal_weight_mix": (eq_actions, eq_rewards)}
     period = [str(t) for t in (table["timestamp"][0], table["timestamp"][len(close) - 1])]

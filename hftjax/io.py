@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -73,5 +74,17 @@ def write_text(text: str, path: str | os.PathLike) -> None:
         tmp.write_text(text)
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float as None, so the file is standard JSON (``null``)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
+
+
 def write_json(obj: Any, path: str | os.PathLike) -> None:
-    write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", path)
+    """Standard JSON: infinite or undefined numbers (a ratio over a zero risk) are written as null."""
+    write_text(json.dumps(strict_json(obj), indent=2, sort_keys=False, allow_nan=False) + "\n", path)

@@ -1,4 +1,6 @@
-"""The paper's evaluation metrics (MACROHFT.md s.6), in plain NumPy float64.
+"""The paper's evaluation metrics (MACROHFT.md s.6), in plain NumPy float64; the standard set
+(Sharpe, Sortino, CAGR, Calmar, drawdown depth and length, win rate, profit factor) in JAX,
+``standard_metrics``, at the end of this module.
 
 From the per-step rewards r_1..r_T of an evaluation run and its ``required_money``:
 
@@ -29,12 +31,14 @@ somewhere, or required_money = 0 with non-zero rewards) raise :class:`ConfigErro
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from hftjax.errors import ConfigError
 
 __all__ = ["MINUTES_PER_YEAR", "METRIC_NAMES", "paper_metrics", "equity_curve", "count_trades",
-           "buy_and_hold_rewards", "trading_activity"]
+           "buy_and_hold_rewards", "trading_activity", "STANDARD_NAMES", "standard_metrics", "step_returns"]
 
 MINUTES_PER_YEAR = 525_600
 METRIC_NAMES = ("TR", "AVOL", "MDD", "ASR", "ACR", "ASoR", "trades")
@@ -146,3 +150,53 @@ def trading_activity(actions, close, *, fee: float, max_holding: float, levels: 
     traded = np.abs(np.diff(position, prepend=initial_action * max_holding / (levels - 1))) @ close[:-1]
     return {"exposure": float(np.mean(position != 0)) if position.size else 0.0,
             "turnover": float(traded), "fees_paid": float(fee * traded)}
+
+
+# --- the standard set, in JAX (vmappable over runs and seeds) ------------------------------------
+
+STANDARD_NAMES = ("sharpe", "sortino", "cagr", "calmar", "max_drawdown", "max_drawdown_steps", "win_rate",
+                  "profit_factor")
+
+
+def _jnp_ratio(num, den):
+    """num / den for den >= 0: 0 where both are 0, +-inf where only den is (never NaN)."""
+    safe = jnp.where(den > 0, den, 1.0)
+    return jnp.where(den > 0, num / safe, jnp.where(num == 0, 0.0, jnp.sign(num) * jnp.inf))
+
+
+def step_returns(rewards, required_money):
+    """r_t = reward_t / V_t, V_t = required_money + rewards before t: the same returns as
+    ``V_{t+1} / V_t - 1`` without its float32 cancellation (0 while nothing is put up: a run that
+    never trades has required money 0)."""
+    rewards = jnp.asarray(rewards, jnp.float32)
+    before = required_money + jnp.cumsum(rewards) - rewards
+    return jnp.where(before > 0, rewards / jnp.where(before > 0, before, 1.0), 0.0)  # 0 before money is put up
+
+
+def standard_metrics(rewards, required_money, periods_per_year) -> dict:
+    """Sharpe (sample std), Sortino (downside deviation around 0), CAGR, Calmar (CAGR / max
+    drawdown), max drawdown (a fraction >= 0, the initial equity included in the peak), the
+    longest drawdown in steps, win rate (positive among non-zero steps) and profit factor (gains
+    over losses) of one run's per-step ``rewards`` (T,) and ``required_money``, with
+    ``periods_per_year`` steps a year (525,600 for minutes). Pure JAX: ``vmap`` it over runs."""
+    rewards = jnp.asarray(rewards, jnp.float32)
+    r = step_returns(rewards, required_money)
+    n = r.shape[-1]
+    root = jnp.sqrt(jnp.float32(periods_per_year))
+    mean, std = r.mean(), r.std(ddof=1)
+    downside = jnp.sqrt(jnp.mean(jnp.minimum(r, 0.0) ** 2))
+    wealth = jnp.concatenate([jnp.ones(1), jnp.cumprod(1.0 + r)])
+    peak = jax.lax.cummax(wealth)
+    max_drawdown = jnp.max((peak - wealth) / peak)
+
+    def underwater(run, below):
+        run = jnp.where(below, run + 1, 0)
+        return run, run
+
+    _, runs = jax.lax.scan(underwater, jnp.int32(0), wealth[1:] < peak[1:])
+    cagr = wealth[-1] ** (periods_per_year / n) - 1.0
+    gains, losses = jnp.sum(jnp.maximum(rewards, 0.0)), -jnp.sum(jnp.minimum(rewards, 0.0))
+    return {"sharpe": _jnp_ratio(mean, std) * root, "sortino": _jnp_ratio(mean, downside) * root, "cagr": cagr,
+            "calmar": _jnp_ratio(cagr, max_drawdown), "max_drawdown": max_drawdown,
+            "max_drawdown_steps": jnp.max(runs), "win_rate": _jnp_ratio(jnp.sum(r > 0), jnp.sum(r != 0)),
+            "profit_factor": _jnp_ratio(gains, losses)}

@@ -259,3 +259,12 @@ def test_members_are_named_by_agent_seed_and_sweep_values():
     names = [loop.member_name(i) for i in range(len(cfg.members))]
     assert names == ["sub-agent agent=vol_2, seed=0, lr=0.0001", "sub-agent agent=vol_2, seed=0, lr=0.03",
                      "sub-agent agent=vol_2, seed=5, lr=0.0001", "sub-agent agent=vol_2, seed=5, lr=0.03"]
+
+
+def test_json_outputs_are_standard_json(tmp_path):
+    from hftjax.io import write_json
+
+    write_json({"ratio": float("inf"), "nested": [float("nan"), 1.5, {"x": -float("inf")}]}, tmp_path / "m.json")
+    text = (tmp_path / "m.json").read_text()
+    assert json.loads(text) == {"ratio": None, "nested": [None, 1.5, {"x": None}]}
+    assert "Infinity" not in text and "NaN" not in text
