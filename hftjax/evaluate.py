@@ -3,7 +3,8 @@ and rewards (``results/metrics.json`` for the test split, ``metrics_<split>.json
 and ``results/<split>_positions.parquet``).
 
 Compared, on the same env accounting, fee and position size: buy-and-hold, MACD crossover
-(``hftjax.baselines.macd``), the learned baselines DQN, DDQN and CDQNRP when the run trained
+(``hftjax.baselines.macd``), the IV imbalance-volume rule when the data has a book
+(``hftjax.baselines.iv``), the learned baselines DQN, DDQN and CDQNRP when the run trained
 them (``hftjax.baselines.learned``), the equal-weight mix of the six sub-agents, and the best
 single sub-agent, chosen on the validation split (no look-ahead). The single sub-agent chosen on the
 evaluated split itself is reported apart as ``oracle_single_subagent``: an upper bound, not a
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hftjax.baselines.learned import load_baselines
+from hftjax.baselines.iv import COLUMN, iv_actions, split_imbalance
 from hftjax.baselines.macd import macd_actions
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
@@ -87,6 +89,13 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     macd_rewards = np.asarray(macd_run["rewards"], np.float64)
     metrics["buy_and_hold"] = scored(hold, hold_rewards, hold_required)
     metrics["macd"] = scored(macd, macd_rewards, float(macd_run["required_money"]))
+    split_file = run.subagents.data_dir / f"{split}.parquet"
+    if COLUMN in pq.read_schema(split_file).names:  # the IV rule needs a book
+        iv = iv_actions(split_imbalance(split_file), levels=env.levels)
+        iv_run = simulate(close, iv, fee=env.fee, max_holding=env.max_holding, levels=env.levels)
+        iv_rewards = np.asarray(iv_run["rewards"], np.float64)
+        metrics["iv"] = scored(iv, iv_rewards, float(iv_run["required_money"]))
+        series["iv"] = (iv[None], iv_rewards[None])
     metrics["hyper_best_epoch"] = [int(e) for e in np.asarray(state.best_epoch)]
     series.update(buy_and_hold=(hold[None], hold_rewards[None]), macd=(macd[None], macd_rewards[None]))
     baselines = load_baselines(run.subagents.run_dir)

@@ -102,3 +102,22 @@ def test_baseline_options_are_checked():
     assert cfg.baselines.algorithms == ("ddqn",)
     with pytest.raises(ConfigError, match="baselines.algorithms"):
         load_run_config(None, overrides=['baselines.algorithms=["ppo2"]'])
+
+
+def test_iv_hysteresis_by_hand(tmp_path):
+    from hftjax.baselines.iv import iv_actions, split_imbalance
+    from hftjax.errors import DataError
+
+    # enter above +0.3, leave below -0.3, hold in between; the last row has no step
+    imbalance = [0.1, 0.5, 0.0, -0.2, -0.4, 0.29, 0.31, 0.0, 0.9]
+    np.testing.assert_array_equal(iv_actions(imbalance), [0, 1, 1, 1, 0, 0, 1, 1])
+    # with both thresholds at 0 an imbalance of exactly 0 holds the position too
+    np.testing.assert_array_equal(iv_actions(imbalance, enter=0.0, exit=0.0, levels=3), [2, 2, 2, 0, 0, 2, 2, 2])
+    with pytest.raises(ConfigError, match="'iv'"):
+        iv_actions(imbalance, enter=-0.5, exit=0.5)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"close": [1.0, 2.0]}), tmp_path / "test.parquet")  # an ohlcv-only split
+    with pytest.raises(DataError, match=r"test\.parquet, column 'volume_imbalance': has no order book"):
+        split_imbalance(tmp_path / "test.parquet")

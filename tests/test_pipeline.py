@@ -79,6 +79,9 @@ def test_single_subagent_is_chosen_on_validation_and_baselines_are_reported(smok
                              initial_action=0)
     assert {k: test["macd"][k] for k in expected} == pytest.approx(expected)
     assert 0 < test["macd"]["trades"] < len(close)
+    from hftjax.baselines.iv import iv_actions, split_imbalance
+    iv = iv_actions(split_imbalance(smoke_run / "data" / "test.parquet"))  # the synthetic market has a book
+    assert test["iv"]["trades"] == paper_metrics(np.zeros(len(iv)), 0.0, iv, initial_action=0)["trades"]
 
 
 def test_report_and_plots_match_metrics(smoke_run):
@@ -97,7 +100,7 @@ def test_report_and_plots_match_metrics(smoke_run):
     results = report.split("## Results")[1].split("## By regime")[0]
     rows = {line.split(" | ")[0].strip("| "): [c.strip(" |") for c in line.split(" | ")[1:]]
             for line in results.splitlines() if line.startswith("| ")}
-    assert [k for k, _ in strategies(metrics)][-4:] == ["dqn", "ddqn", "cdqnrp", "oracle_single_subagent"]
+    assert [k for k, _ in strategies(metrics)][-5:] == ["iv", "dqn", "ddqn", "cdqnrp", "oracle_single_subagent"]
     for key, label in strategies(metrics):
         entry = metrics[key]["mean"] if "mean" in metrics[key] else metrics[key]
         for (metric, _, scale, decimals), text in zip(COLUMNS, rows[label]):
