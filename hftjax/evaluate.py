@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hftjax.baselines.learned import load_baselines
 from hftjax.baselines.iv import COLUMN, iv_actions, split_imbalance
+from hftjax.baselines.learned import load_baselines
 from hftjax.baselines.macd import macd_actions
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
@@ -60,12 +60,13 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     (eq_actions, eq_rewards, eq_acc), (one_actions, one_rewards, one_acc) = _single_rollouts(run, split)
     valid_rates = one_acc["return_rate"] if split == "valid" else _single_rollouts(run, "valid")[1][2]["return_rate"]
     seeds = run.cfg.seeds
-    table = pq.read_table(run.subagents.data_dir / f"{split}.parquet", columns=["timestamp", "close"])
+    split_file = run.subagents.data_dir / f"{split}.parquet"
+    table = pq.read_table(split_file, columns=["timestamp", "close"])
     close = table["close"].to_numpy()
     env = run.env
 
     def scored(actions, rewards, required, **extra):
-        standard = standard_metrics(np.asarray(rewards, np.float32), float(required), MINUTES_PER_YEAR)
+        standard = _standard_metrics(np.asarray(rewards, np.float32), float(required), MINUTES_PER_YEAR)
         return {**extra, **paper_metrics(rewards, required, actions, initial_action=0),
                 **trading_activity(actions, close, fee=env.fee, max_holding=env.max_holding, levels=env.levels),
                 **{k: float(v) for k, v in standard.items()}}
@@ -82,22 +83,20 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
         metrics[key] = _summary([scored(one_actions[i, j], one_rewards[i, j], one_acc["required_money"][i, j],
                                         seed=s, agent=AGENTS[j]) for (i, s), j in zip(enumerate(seeds), chosen)])
         series[key] = tuple(np.stack([x[i, j] for i, j in enumerate(chosen)]) for x in (one_actions, one_rewards))
-    hold = np.full(len(close) - 1, env.levels - 1, np.int32)
-    hold_rewards, hold_required = buy_and_hold_rewards(close, env.max_holding, env.fee)
-    macd = macd_actions(close, levels=env.levels)
-    macd_run = simulate(close, macd, fee=env.fee, max_holding=env.max_holding, levels=env.levels)
-    macd_rewards = np.asarray(macd_run["rewards"], np.float64)
-    metrics["buy_and_hold"] = scored(hold, hold_rewards, hold_required)
-    metrics["macd"] = scored(macd, macd_rewards, float(macd_run["required_money"]))
-    split_file = run.subagents.data_dir / f"{split}.parquet"
+    def rule(key, rule_actions, rule_rewards=None, required=None):
+        """A deterministic rule: its actions run through the env's accounting (``simulate``)."""
+        if rule_rewards is None:
+            done = simulate(close, rule_actions, fee=env.fee, max_holding=env.max_holding, levels=env.levels)
+            rule_rewards, required = np.asarray(done["rewards"], np.float64), float(done["required_money"])
+        metrics[key] = scored(rule_actions, rule_rewards, required)
+        series[key] = (rule_actions[None], rule_rewards[None])
+
+    rule("buy_and_hold", np.full(len(close) - 1, env.levels - 1, np.int32),
+         *buy_and_hold_rewards(close, env.max_holding, env.fee))
+    rule("macd", macd_actions(close, levels=env.levels))
     if COLUMN in pq.read_schema(split_file).names:  # the IV rule needs a book
-        iv = iv_actions(split_imbalance(split_file), levels=env.levels)
-        iv_run = simulate(close, iv, fee=env.fee, max_holding=env.max_holding, levels=env.levels)
-        iv_rewards = np.asarray(iv_run["rewards"], np.float64)
-        metrics["iv"] = scored(iv, iv_rewards, float(iv_run["required_money"]))
-        series["iv"] = (iv[None], iv_rewards[None])
+        rule("iv", iv_actions(split_imbalance(split_file), levels=env.levels))
     metrics["hyper_best_epoch"] = [int(e) for e in np.asarray(state.best_epoch)]
-    series.update(buy_and_hold=(hold[None], hold_rewards[None]), macd=(macd[None], macd_rewards[None]))
     baselines = load_baselines(run.subagents.run_dir)
     if baselines is not None:
         net, members, params = baselines
@@ -120,6 +119,9 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     labels = json.loads((run.subagents.data_dir / f"{split}_labels.json").read_text())
     write_report(out, split, metrics, series, close, labels, np.asarray(weights))
     return metrics
+
+
+_standard_metrics = jax.jit(standard_metrics)  # one compile per split length, not op by op per strategy
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -95,9 +95,9 @@ class RunConfig:
                 raise ConfigError(name, f"unknown section; known: {', '.join(SECTIONS)}")
         sections = {}
         for name, section in SECTIONS.items():
-            given = dict(values.get(name) or {})
             if not isinstance(values.get(name) or {}, dict):
                 raise ConfigError(name, "must be a mapping of options")
+            given = dict(values.get(name) or {})
             fields = {f.name for f in dataclasses.fields(section)}
             for key in given:
                 if key not in fields:
