@@ -55,17 +55,17 @@ def _train_subagents(args: argparse.Namespace) -> None:
 
 
 def _train_baselines(args: argparse.Namespace) -> None:
-    from hftjax.baselines.learned import train_baselines
+    from hftjax.baselines.train import train_baselines
     from hftjax.run_config import load_run_config
 
     cfg = load_run_config(None, args.config, args.overrides, default_section="baselines",
                           only=("baselines", "subagents", "env"))
-    state, trainer = train_baselines(cfg.baselines, cfg.subagents, args.data_dir, args.out, env=cfg.env,
-                                     progress=not args.quiet)
-    for i, m in enumerate(trainer.members):
-        print(f"  {m['agent']:<8} seed {m['seed']}: best epoch {int(state.best_epoch[i])}, "
-              f"validation return rate {float(state.best_score[i]):+.4f}")
-    print(f"run directory: {args.out} (baselines_log.jsonl; hftjax evaluate reports them beside MacroHFT)")
+    for state, trainer in train_baselines(cfg.baselines, cfg.subagents, args.data_dir, args.out, env=cfg.env,
+                                          progress=not args.quiet):
+        for i, m in enumerate(trainer.members):
+            print(f"  {m['agent']:<8} seed {m['seed']}: best epoch {int(state.best_epoch[i])}, "
+                  f"validation return rate {float(state.best_score[i]):+.4f}")
+    print(f"run directory: {args.out} (baselines_log.jsonl, ppo_log.jsonl; hftjax evaluate reports them beside MacroHFT)")
 
 
 def _train_hyper(args: argparse.Namespace) -> None:
@@ -175,13 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sub-agent options (e.g. epochs=5 seeds=[0,1,2]) or env.KEY=VALUE (e.g. env.max_holding=0.01)")
     p.set_defaults(run=_train_subagents)
 
-    p = sub.add_parser("train-baselines", help="train the learned baselines DQN, DDQN and CDQNRP on a prepared dataset")
+    p = sub.add_parser("train-baselines", help="train the learned baselines DQN, DDQN, CDQNRP and PPO on a prepared dataset")
     p.add_argument("data_dir", help="output directory of hftjax prepare")
     p.add_argument("--out", required=True, help="run directory (the sub-agents' one, so evaluate reports them)")
     p.add_argument("--config", help="JSON, TOML or YAML file: baselines/subagents/env sections, or plain baseline options")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="baseline options (algorithms, hidden, window_jitter), subagents.KEY (the learner settings) or env.KEY")
+                   help="baseline options (algorithms, hidden, window_jitter, ppo_*), subagents.KEY (the learner settings) or env.KEY")
     p.set_defaults(run=_train_baselines)
 
     p = sub.add_parser("train-hyper", help="train the hyper-agent over a run's frozen sub-agents")

@@ -4,8 +4,8 @@ and ``results/<split>_positions.parquet``).
 
 Compared, on the same env accounting, fee and position size: buy-and-hold, MACD crossover
 (``hftjax.baselines.macd``), the IV imbalance-volume rule when the data has a book
-(``hftjax.baselines.iv``), the learned baselines DQN, DDQN and CDQNRP when the run trained
-them (``hftjax.baselines.learned``), the equal-weight mix of the six sub-agents, and the best
+(``hftjax.baselines.iv``), the learned baselines DQN, DDQN, CDQNRP and PPO when the run trained
+them (``hftjax.baselines.learned``, ``hftjax.baselines.ppo``), the equal-weight mix of the six sub-agents, and the best
 single sub-agent, chosen on the validation split (no look-ahead). The single sub-agent chosen on the
 evaluated split itself is reported apart as ``oracle_single_subagent``: an upper bound, not a
 result."""
@@ -23,14 +23,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hftjax.baselines.iv import COLUMN, iv_actions, split_imbalance
-from hftjax.baselines.learned import load_baselines
+from hftjax.baselines.train import load_baselines
 from hftjax.baselines.macd import macd_actions
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
 from hftjax.dqn import greedy_rollout
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.io import write_json, write_parquet
-from hftjax.metrics import MINUTES_PER_YEAR, buy_and_hold_rewards, paper_metrics, standard_metrics, trading_activity
+from hftjax.metrics import (MINUTES_PER_YEAR, buy_and_hold_rewards, check_run, paper_metrics, standard_metrics,
+                            trading_activity)
 from hftjax.report import strategies, write_report
 from hftjax.rundir import run_lock
 from hftjax.subagent.config import AGENTS
@@ -66,10 +67,9 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     env = run.env
 
     def scored(actions, rewards, required, **extra):
-        standard = _standard_metrics(np.asarray(rewards, np.float32), float(required), MINUTES_PER_YEAR)
-        return {**extra, **paper_metrics(rewards, required, actions, initial_action=0),
-                **trading_activity(actions, close, fee=env.fee, max_holding=env.max_holding, levels=env.levels),
-                **{k: float(v) for k, v in standard.items()}}
+        check_run(rewards, required, actions)
+        got = run_metrics(actions, rewards, float(required), close, env.fee, env.max_holding, env.levels)
+        return {**extra, **{k: int(v) if k == "trades" else float(v) for k, v in got.items()}}
 
     series = {"macrohft": (actions, rewards), "equal_weight_mix": (eq_actions, eq_rewards)}
     period = [str(t) for t in (table["timestamp"][0], table["timestamp"][len(close) - 1])]
@@ -97,9 +97,7 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     if COLUMN in pq.read_schema(split_file).names:  # the IV rule needs a book
         rule("iv", iv_actions(split_imbalance(split_file), levels=env.levels))
     metrics["hyper_best_epoch"] = [int(e) for e in np.asarray(state.best_epoch)]
-    baselines = load_baselines(run.subagents.run_dir)
-    if baselines is not None:
-        net, members, params = baselines
+    for net, members, params in load_baselines(run.subagents.run_dir):
         market, _ = run.market(split)
         b_actions, b_rewards, b_acc = jax.tree.map(np.asarray, learned_rollouts(net, params, market, run.trading))
         for algorithm in dict.fromkeys(m["agent"] for m in members):
@@ -121,7 +119,12 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     return metrics
 
 
-_standard_metrics = jax.jit(standard_metrics)  # one compile per split length, not op by op per strategy
+@functools.partial(jax.jit, static_argnums=6)  # one compile per split length, not op by op per strategy
+def run_metrics(actions, rewards, required, close, fee, max_holding, levels):
+    """The paper's, the trading and the standard metrics of one run, started flat."""
+    return {**paper_metrics(rewards, required, actions, initial_action=0, minutes_per_year=MINUTES_PER_YEAR),
+            **trading_activity(actions, close, fee=fee, max_holding=max_holding, levels=levels),
+            **standard_metrics(rewards, required, MINUTES_PER_YEAR)}
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -1,6 +1,7 @@
-"""The paper's evaluation metrics (MACROHFT.md s.6), in plain NumPy float64; the standard set
-(Sharpe, Sortino, CAGR, Calmar, drawdown depth and length, win rate, profit factor) in JAX,
-``standard_metrics``, at the end of this module.
+"""Evaluation metrics, pure JAX (``vmap`` them over runs and seeds): the paper's set
+(MACROHFT.md s.6), ``paper_metrics``, and the standard set (Sharpe, Sortino, CAGR, Calmar,
+drawdown depth and length, win rate, profit factor), ``standard_metrics``; ``check_run`` checks
+host inputs first. ``tests/metrics_oracle.py`` is the plain NumPy float64 oracle.
 
 From the per-step rewards r_1..r_T of an evaluation run and its ``required_money``:
 
@@ -22,11 +23,15 @@ with m = ``minutes_per_year`` (525,600 for minute data). All standard deviations
 ones (ddof = 0, ``np.std``'s default), and std(r[r < 0]) is taken around the mean of the negative
 returns, as written (not a downside deviation around 0). Identity: ACR = ASR AVOL / MDD.
 
+The step returns are computed as r_t = reward_t / V_t, which equals V_{t+1} / V_t - 1 without
+its float32 cancellation.
+
 Degenerate cases, never NaN: a ratio x / 0 (std(r) = 0, fewer than two negative returns, or
 MDD = 0) is 0.0 when x = 0 and +-inf with the sign of x otherwise; a run that never put money
 up (required_money = 0 and all rewards 0, e.g. always flat) has every metric 0.0. Inputs that
 cannot come from the env's accounting (non-finite values, required_money < 0, equity <= 0
-somewhere, or required_money = 0 with non-zero rewards) raise :class:`ConfigError`.
+somewhere, or required_money = 0 with non-zero rewards) make :func:`check_run` raise
+:class:`ConfigError`.
 """
 
 from __future__ import annotations
@@ -37,85 +42,94 @@ import numpy as np
 
 from hftjax.errors import ConfigError
 
-__all__ = ["MINUTES_PER_YEAR", "METRIC_NAMES", "paper_metrics", "equity_curve", "count_trades",
+__all__ = ["MINUTES_PER_YEAR", "METRIC_NAMES", "paper_metrics", "check_run", "count_trades",
            "buy_and_hold_rewards", "trading_activity", "STANDARD_NAMES", "standard_metrics", "step_returns"]
 
 MINUTES_PER_YEAR = 525_600
 METRIC_NAMES = ("TR", "AVOL", "MDD", "ASR", "ACR", "ASoR", "trades")
 
 
-def _ratio(num: float, den: float) -> float:
-    """num / den for den >= 0; x / 0 is 0.0 when x == 0, else +-inf (never NaN)."""
-    if den > 0:
-        return float(num / den)
-    return 0.0 if num == 0 else float(np.copysign(np.inf, num))
+def _ratio(num, den):
+    """num / den for den >= 0: 0 where both are 0, +-inf where only den is (never NaN)."""
+    safe = jnp.where(den > 0, den, 1.0)
+    return jnp.where(den > 0, num / safe, jnp.where(num == 0, 0.0, jnp.sign(num) * jnp.inf))
 
 
-def equity_curve(rewards, required_money) -> np.ndarray:
-    """V = required_money + [0, cumsum(rewards)]: T + 1 values, V[0] = required_money."""
+def step_returns(rewards, required_money):
+    """r_t = reward_t / V_t, V_t = required_money + rewards before t: the same returns as
+    ``V_{t+1} / V_t - 1`` without its float32 cancellation (0 while nothing is put up: a run that
+    never trades has required money 0)."""
+    rewards = jnp.asarray(rewards, jnp.float32)
+    before = required_money + jnp.cumsum(rewards) - rewards
+    return jnp.where(before > 0, rewards / jnp.where(before > 0, before, 1.0), 0.0)  # 0 before money is put up
+
+
+def check_run(rewards, required_money, actions=None, *, minutes_per_year: float = MINUTES_PER_YEAR) -> None:
+    """Raise :class:`ConfigError` for inputs that cannot come from the env's accounting:
+    non-finite rewards, required money < 0, equity <= 0 somewhere, required money 0 with non-zero
+    rewards, ``actions`` not shaped like ``rewards``, or ``minutes_per_year`` <= 0."""
     rewards = np.asarray(rewards, np.float64)
     if rewards.ndim != 1:
         raise ConfigError("rewards", f"must be 1-d (T,), got shape {rewards.shape}")
     if not np.all(np.isfinite(rewards)):
-        raise ConfigError("rewards", "contains non-finite values")
+        raise ConfigError("rewards", f"contains non-finite values (first at step {int(np.argmin(np.isfinite(rewards)))})")
     required = float(required_money)
     if not np.isfinite(required) or required < 0:
         raise ConfigError("required_money", f"must be finite and >= 0, got {required_money!r}")
-    return required + np.concatenate([[0.0], np.cumsum(rewards)])
+    if not float(minutes_per_year) > 0:
+        raise ConfigError("minutes_per_year", f"must be > 0, got {minutes_per_year!r}")
+    if actions is not None and np.shape(actions) != rewards.shape:
+        raise ConfigError("actions", f"must have the shape of rewards {rewards.shape}, got {np.shape(actions)}")
+    equity = required + np.concatenate([[0.0], np.cumsum(rewards)])
+    if required == 0:
+        if np.any(equity != 0):
+            raise ConfigError("required_money", "is 0 but the rewards are not all 0; returns are undefined")
+    elif np.any(equity <= 0):
+        first = int(np.argmax(equity <= 0))
+        raise ConfigError("required_money", f"equity reaches {equity[first]:.6g} <= 0 after step {first}; "
+                                            "returns are undefined (is required_money from this run?)")
 
 
-def count_trades(actions, initial_action=None) -> int:
-    """Position changes in ``actions``, plus one if ``actions[0]`` differs from ``initial_action``."""
-    actions = np.asarray(actions)
-    if actions.ndim != 1:
-        raise ConfigError("actions", f"must be 1-d (T,), got shape {actions.shape}")
-    trades = int(np.count_nonzero(actions[1:] != actions[:-1]))
-    if initial_action is not None and actions.size:
-        trades += int(actions[0] != initial_action)
+def count_trades(actions, initial_action=None):
+    """Position changes in ``actions`` (T,), plus one if ``actions[0]`` differs from
+    ``initial_action`` (None: not counted). Pure JAX."""
+    actions = jnp.asarray(actions)
+    trades = jnp.count_nonzero(actions[1:] != actions[:-1])
+    if initial_action is not None and actions.shape[-1]:
+        trades = trades + (actions[0] != initial_action)
     return trades
 
 
-def paper_metrics(rewards, required_money, actions=None, *, initial_action=None,
+def paper_metrics(rewards, required_money, actions=None, initial_action=None,
                   minutes_per_year: float = MINUTES_PER_YEAR) -> dict:
-    """TR, AVOL, MDD, ASR, ACR, ASoR (floats) and trades (int, or None without ``actions``).
+    """TR, AVOL, MDD, ASR, ACR, ASoR and ``trades`` (None without ``actions``) of one run, in
+    pure JAX (``vmap`` it over runs and seeds; float32 unless x64 is on).
 
     ``rewards`` (T,) per-step rewards of one run, ``required_money`` its required money (the
     env's ``accounts``/``simulate`` output); ``actions`` (T,) the positions taken at each step
     and ``initial_action`` the position held before the first (counted as a trade when it
-    differs). See the module docstring for the definitions and the degenerate cases.
+    differs). See the module docstring for the definitions and the degenerate cases; check host
+    inputs with :func:`check_run` first.
     """
-    m = float(minutes_per_year)
-    if not m > 0:
-        raise ConfigError("minutes_per_year", f"must be > 0, got {minutes_per_year!r}")
-    equity = equity_curve(rewards, required_money)
-    if actions is not None and np.asarray(actions).shape != (equity.size - 1,):
-        raise ConfigError("actions", f"must have the shape of rewards ({equity.size - 1},), "
-                                     f"got {np.asarray(actions).shape}")
+    rewards = jnp.asarray(rewards, jnp.float32)
+    required = jnp.asarray(required_money, jnp.float32)
     trades = None if actions is None else count_trades(actions, initial_action)
-    out = {"TR": 0.0, "AVOL": 0.0, "MDD": 0.0, "ASR": 0.0, "ACR": 0.0, "ASoR": 0.0, "trades": trades}
-    if equity[0] == 0:
-        if np.any(equity != 0):
-            raise ConfigError("required_money", "is 0 but the rewards are not all 0; returns are undefined")
-        return out  # never put money up: nothing earned, nothing risked
-    if np.any(equity <= 0):
-        first = int(np.argmax(equity <= 0))
-        raise ConfigError("required_money", f"equity reaches {equity[first]:.6g} <= 0 after step {first}; "
-                                            "returns are undefined (is required_money from this run?)")
-    r = equity[1:] / equity[:-1] - 1.0
-    if r.size == 0:
-        return out
-    mean, std = float(r.mean()), float(r.std())
-    negative = r[r < 0]
-    downside = float(negative.std()) if negative.size else 0.0
-    peak = np.maximum.accumulate(equity)
-    mdd = float(np.max((peak - equity) / peak))
-    out.update(TR=float(equity[-1] / equity[0] - 1.0),
-               AVOL=std * np.sqrt(m),
-               MDD=mdd,
-               ASR=_ratio(mean, std) * np.sqrt(m),
-               ACR=_ratio(mean * m, mdd),
-               ASoR=_ratio(mean, downside) * np.sqrt(m))
-    return out
+    if rewards.shape[-1] == 0:
+        zero = jnp.float32(0)
+        return {"TR": zero, "AVOL": zero, "MDD": zero, "ASR": zero, "ACR": zero, "ASoR": zero, "trades": trades}
+    root = jnp.sqrt(jnp.float32(minutes_per_year))
+    r = step_returns(rewards, required)
+    mean, std = r.mean(), r.std()
+    negative = r < 0
+    count = jnp.maximum(negative.sum(), 1)
+    negative_mean = jnp.sum(jnp.where(negative, r, 0.0)) / count
+    downside = jnp.sqrt(jnp.sum(jnp.where(negative, (r - negative_mean) ** 2, 0.0)) / count)
+    equity = required + jnp.concatenate([jnp.zeros(1), jnp.cumsum(rewards)])
+    peak = jax.lax.cummax(equity)
+    mdd = jnp.max(jnp.where(peak > 0, (peak - equity) / jnp.where(peak > 0, peak, 1.0), 0.0))
+    return {"TR": _ratio(jnp.sum(rewards), required), "AVOL": std * root, "MDD": mdd,
+            "ASR": _ratio(mean, std) * root, "ACR": _ratio(mean * minutes_per_year, mdd),
+            "ASoR": _ratio(mean, downside) * root, "trades": trades}
 
 
 def buy_and_hold_rewards(close, max_holding: float, fee: float):
@@ -138,39 +152,25 @@ def buy_and_hold_rewards(close, max_holding: float, fee: float):
     return rewards, float(max_holding * close[0] * (1.0 + fee))
 
 
-def trading_activity(actions, close, *, fee: float, max_holding: float, levels: int, initial_action: int = 0) -> dict:
+def trading_activity(actions, close, *, fee, max_holding, levels: int, initial_action=0) -> dict:
     """How a run trades: ``exposure`` (share of steps holding a position), ``turnover`` (traded
     notional, sum of |position change| x close, in quote currency) and ``fees_paid`` (fee x
-    turnover). ``actions`` (T-1,) are levels filled at close[0..T-2], after ``initial_action``."""
-    actions = np.asarray(actions)
-    close = np.asarray(close, np.float64)
-    if actions.ndim != 1 or close.shape != (actions.size + 1,):
+    turnover). ``actions`` (T-1,) are levels filled at close[0..T-2], after ``initial_action``.
+    Pure JAX."""
+    actions, close = jnp.asarray(actions), jnp.asarray(close, jnp.float32)
+    if actions.ndim != 1 or close.shape != (actions.shape[0] + 1,):
         raise ConfigError("actions", f"must have shape (T-1,) for close (T,), got {actions.shape} and {close.shape}")
-    position = actions * (max_holding / (levels - 1))
-    traded = np.abs(np.diff(position, prepend=initial_action * max_holding / (levels - 1))) @ close[:-1]
-    return {"exposure": float(np.mean(position != 0)) if position.size else 0.0,
-            "turnover": float(traded), "fees_paid": float(fee * traded)}
+    unit = max_holding / (levels - 1)
+    position = actions * unit
+    traded = jnp.abs(jnp.diff(position, prepend=initial_action * unit)) @ close[:-1]
+    exposure = jnp.mean(position != 0) if actions.shape[0] else jnp.float32(0)
+    return {"exposure": exposure, "turnover": traded, "fees_paid": fee * traded}
 
 
-# --- the standard set, in JAX (vmappable over runs and seeds) ------------------------------------
+# --- the standard set ------------------------------------------------------------------------------
 
 STANDARD_NAMES = ("sharpe", "sortino", "cagr", "calmar", "max_drawdown", "max_drawdown_steps", "win_rate",
                   "profit_factor")
-
-
-def _jnp_ratio(num, den):
-    """num / den for den >= 0: 0 where both are 0, +-inf where only den is (never NaN)."""
-    safe = jnp.where(den > 0, den, 1.0)
-    return jnp.where(den > 0, num / safe, jnp.where(num == 0, 0.0, jnp.sign(num) * jnp.inf))
-
-
-def step_returns(rewards, required_money):
-    """r_t = reward_t / V_t, V_t = required_money + rewards before t: the same returns as
-    ``V_{t+1} / V_t - 1`` without its float32 cancellation (0 while nothing is put up: a run that
-    never trades has required money 0)."""
-    rewards = jnp.asarray(rewards, jnp.float32)
-    before = required_money + jnp.cumsum(rewards) - rewards
-    return jnp.where(before > 0, rewards / jnp.where(before > 0, before, 1.0), 0.0)  # 0 before money is put up
 
 
 def standard_metrics(rewards, required_money, periods_per_year) -> dict:
@@ -196,7 +196,7 @@ def standard_metrics(rewards, required_money, periods_per_year) -> dict:
     _, runs = jax.lax.scan(underwater, jnp.int32(0), wealth[1:] < peak[1:])
     cagr = wealth[-1] ** (periods_per_year / n) - 1.0
     gains, losses = jnp.sum(jnp.maximum(rewards, 0.0)), -jnp.sum(jnp.minimum(rewards, 0.0))
-    return {"sharpe": _jnp_ratio(mean, std) * root, "sortino": _jnp_ratio(mean, downside) * root, "cagr": cagr,
-            "calmar": _jnp_ratio(cagr, max_drawdown), "max_drawdown": max_drawdown,
-            "max_drawdown_steps": jnp.max(runs), "win_rate": _jnp_ratio(jnp.sum(r > 0), jnp.sum(r != 0)),
-            "profit_factor": _jnp_ratio(gains, losses)}
+    return {"sharpe": _ratio(mean, std) * root, "sortino": _ratio(mean, downside) * root, "cagr": cagr,
+            "calmar": _ratio(cagr, max_drawdown), "max_drawdown": max_drawdown,
+            "max_drawdown_steps": jnp.max(runs), "win_rate": _ratio(jnp.sum(r > 0), jnp.sum(r != 0)),
+            "profit_factor": _ratio(gains, losses)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hftjax.baselines.learned import train_baselines
+from hftjax.baselines.train import train_baselines
 from hftjax.errors import RunDirError
 from hftjax.evaluate import evaluate
 from hftjax.hyper.run import train_hyper

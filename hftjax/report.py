@@ -23,7 +23,7 @@ from hftjax.subagent.config import AGENTS  # noqa: E402
 # (metrics.json key, row label): the strategies of the table, in order (those a run has)
 STRATEGIES = (("macrohft", "MacroHFT"), ("equal_weight_mix", "equal-weight mix"),
               ("best_single_subagent", "best single sub-agent (chosen on valid)"), ("buy_and_hold", "buy and hold"),
-              ("macd", "MACD 12/26/9"), ("iv", "IV (imbalance volume)"), ("dqn", "DQN"), ("ddqn", "DDQN"), ("cdqnrp", "CDQNRP"),
+              ("macd", "MACD 12/26/9"), ("iv", "IV (imbalance volume)"), ("dqn", "DQN"), ("ddqn", "DDQN"), ("cdqnrp", "CDQNRP"), ("ppo", "PPO"),
               ("oracle_single_subagent", "oracle single sub-agent (bound, chosen on this split)"))
 
 

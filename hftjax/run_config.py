@@ -14,7 +14,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from hftjax.baselines.learned import BaselineConfig
+from hftjax.baselines.config import BaselineConfig
 from hftjax.env.config import EnvConfig
 from hftjax.errors import ConfigError
 from hftjax.hyper.config import HyperConfig

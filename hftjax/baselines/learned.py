@@ -1,4 +1,4 @@
-"""The paper's learned baselines (MACROHFT.md s.6), trained with the sub-agents' learner core,
+"""The paper's Q-learning baselines (MACROHFT.md s.6; PPO is ``hftjax.baselines.ppo``), trained with the sub-agents' learner core,
 host loop and budget, so the comparison is like for like:
 
 - ``dqn``: a plain MLP Q-network (no adapter, no teacher), DQN target (the target network's
@@ -14,9 +14,7 @@ epsilon schedule, batch, replay, updates) are the ``subagents`` section's, with 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
 from pathlib import Path
 
 import flax.linen as nn
@@ -24,33 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hftjax.checkpoint import restore_best
+from hftjax.baselines.config import BASELINES, DQN_FAMILY, BaselineConfig
 from hftjax.env.config import EnvConfig
 from hftjax.nn import Linear
-from hftjax.options import HOST, check_fields, option
 from hftjax.subagent.config import AGENTS, HPARAMS, SubAgentConfig
 from hftjax.subagent.population import member_keys, population
-from hftjax.subagent.run import PopulationTrainer, train_population
-
-BASELINES = ("dqn", "ddqn", "cdqnrp")
-
-
-@dataclasses.dataclass(frozen=True)
-class BaselineConfig:
-    algorithms: tuple[str, ...] = option(BASELINES, HOST)  # which to train ([] for none)
-    hidden: int = option(64)                               # width of the MLP's two hidden layers
-    window_jitter: float = option(0.5, HOST)               # cdqnrp: windows start up to this share of a chunk late
-
-    def __post_init__(self):
-        check_fields(self, {
-            "algorithms": (lambda v: len(set(v)) == len(v) and set(v) <= set(BASELINES),
-                           f"a list of distinct names from {', '.join(BASELINES)}"),
-            "hidden": (lambda v: v >= 1, "an integer >= 1"),
-            "window_jitter": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-        })
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+from hftjax.subagent.run import PopulationTrainer
 
 
 class MLPQNet(nn.Module):
@@ -66,20 +43,20 @@ class MLPQNet(nn.Module):
         return Linear(self.levels, name="q")(x)
 
 
-def _whole_chunks(labels: dict) -> np.ndarray:
+def whole_chunks(labels: dict) -> np.ndarray:
     """Ids of the chunks that do not span a gap (every labelled chunk), in order."""
     return np.sort(np.concatenate([np.asarray(ids, np.int64) for ids in labels["slope"]["chunks"].values()]))
 
 
 def build_baselines(cfg: BaselineConfig, learner: SubAgentConfig, levels: int, train_labels: dict, valid_labels: dict):
-    """(setup, spec, members) of algorithms x seeds: one population, one compile."""
+    """(setup, spec, members) of the DQN-family algorithms x seeds: one population, one compile."""
     chunk_len = train_labels["chunk_len"]
-    train_ids, valid_ids = _whole_chunks(train_labels), _whole_chunks(valid_labels)
+    train_ids, valid_ids = whole_chunks(train_labels), whole_chunks(valid_labels)
     followed = np.isin(train_ids + 1, train_ids)  # a late window stays inside whole data
     late = int(cfg.window_jitter * chunk_len) * followed
     base = {k: getattr(learner, k) for k in HPARAMS}
     members, train, valid, jitter = [], [], [], []
-    for algorithm in cfg.algorithms:
+    for algorithm in (a for a in cfg.algorithms if a in DQN_FAMILY):
         for seed in learner.seeds:
             members.append({"agent": algorithm, "seed": int(seed), **base, "alpha": 0.0,
                             "double": float(algorithm == "ddqn")})
@@ -95,24 +72,5 @@ def baseline_keys(members: list[dict]):
     return member_keys(members, BASELINES, offset=len(AGENTS))
 
 
-def train_baselines(cfg: BaselineConfig, learner: SubAgentConfig, data_dir: str | Path, run_dir: str | Path, *,
-                    env: EnvConfig = EnvConfig(), progress: bool = True):
-    """Train (or resume) the learned baselines into ``run_dir`` (``baselines_*`` files)."""
-    def trainer():
-        return PopulationTrainer(env, data_dir, functools.partial(build_baselines, cfg, learner), baseline_keys)
-    return train_population("baselines", "baseline", trainer, {"baselines": cfg.to_json(), "learner": learner.to_json()},
-                            [{"agent": a, "seed": s} for a in cfg.algorithms for s in learner.seeds], learner, env,
-                            data_dir, run_dir, progress=progress)
-
-
-def load_baselines(run_dir: str | Path):
-    """(MLP network, members, best params stacked over members) of a run's trained baselines,
-    or None when the run has none."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "baselines.json").exists():
-        return None
-    meta = json.loads((run_dir / "baselines.json").read_text())
-    best = restore_best(run_dir / "baselines_best", f"hftjax train-baselines DATA_DIR --out {run_dir}")
-    cfg = BaselineConfig(**meta["config"]["baselines"])
-    net = MLPQNet(levels=EnvConfig(**meta["env"]).levels, hidden=cfg.hidden)
-    return net, meta["members"], best["best_params"]
+def dqn_trainer(cfg: BaselineConfig, learner: SubAgentConfig, env: EnvConfig, data_dir: str | Path) -> PopulationTrainer:
+    return PopulationTrainer(env, data_dir, functools.partial(build_baselines, cfg, learner), baseline_keys)

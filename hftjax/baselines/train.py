@@ -1,0 +1,54 @@
+"""``train-baselines``: the learned baselines of a run, each family one population through the
+shared host loop (``hftjax.subagent.run.train_population``): the DQN family into
+``RUN_DIR/baselines_*``, PPO into ``RUN_DIR/ppo_*``. A rerun resumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hftjax.baselines.config import DQN_FAMILY, BaselineConfig
+from hftjax.baselines.learned import MLPQNet, dqn_trainer
+from hftjax.baselines.ppo import ActorCritic, PPOTrainer
+from hftjax.checkpoint import restore_best
+from hftjax.env.config import EnvConfig
+from hftjax.subagent.config import SubAgentConfig
+from hftjax.subagent.run import train_population
+
+# population name -> (its algorithms among a config's, its trainer, its network)
+FAMILIES = {
+    "baselines": (lambda cfg: [a for a in cfg.algorithms if a in DQN_FAMILY], dqn_trainer, MLPQNet),
+    "ppo": (lambda cfg: [a for a in cfg.algorithms if a == "ppo"], PPOTrainer, ActorCritic),
+}
+
+
+def train_baselines(cfg: BaselineConfig, learner: SubAgentConfig, data_dir: str | Path, run_dir: str | Path, *,
+                    env: EnvConfig = EnvConfig(), progress: bool = True) -> list[tuple[object, object]]:
+    """Train (or resume) every learned baseline of ``cfg`` into ``run_dir``; returns each
+    family's (final state, trainer)."""
+    done = []
+    for name, (chosen, make, _) in FAMILIES.items():
+        algorithms = chosen(cfg)
+        if algorithms:
+            done.append(train_population(
+                name, "baseline", lambda: make(cfg, learner, env, data_dir),
+                {"baselines": cfg.to_json(), "learner": learner.to_json()},
+                [{"agent": a, "seed": s} for a in algorithms for s in learner.seeds], learner, env, data_dir, run_dir,
+                progress=progress))
+    return done
+
+
+def load_baselines(run_dir: str | Path) -> list[tuple[object, list[dict], object]]:
+    """(network, members, best params stacked over members) of each trained family in the run;
+    calling a network gives Q-values or logits, whose argmax is the greedy action."""
+    run_dir = Path(run_dir)
+    out = []
+    for name, (_, _, network) in FAMILIES.items():
+        if not (run_dir / f"{name}.json").exists():
+            continue
+        meta = json.loads((run_dir / f"{name}.json").read_text())
+        best = restore_best(run_dir / f"{name}_best", f"hftjax train-baselines DATA_DIR --out {run_dir}")
+        cfg = BaselineConfig(**meta["config"]["baselines"])
+        out.append((network(levels=EnvConfig(**meta["env"]).levels, hidden=cfg.hidden), meta["members"],
+                    best["best_params"]))
+    return out
