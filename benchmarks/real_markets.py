@@ -6,9 +6,11 @@ valid and test splits in time order and no overlap (below), 3 seeds: ``hftjax ru
 baselines. Every strategy is reported on the test split as mean ± std over seeds, whatever it
 shows, with the splits, budgets and wall time, in ``benchmarks/RESULTS.md``.
 
-    python -m benchmarks.real_markets [--quick] [--markets BTC ETH] [--out DIR]
+    python -m benchmarks.real_markets [--quick] [--markets BTC ETH] [--out DIR] [--set KEY=VALUE ...] [--name NAME]
 
-``--quick``: 1 seed and 1 epoch (a smoke run of the whole experiment).
+``--quick``: 1 seed and 1 epoch (a smoke run of the whole experiment). ``--set`` adds run config
+overrides (an ablation, e.g. ``data.normalize=zscore``), recorded as ``real_markets_NAME``. Both
+the validation and the test split are reported: settings are chosen on validation only.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ MARKETS = {
 }
 
 
-def market_config(market: str, seeds: list[int], epochs: int):
+def market_config(market: str, seeds: list[int], epochs: int, extra: list[str] = ()):
     file, splits = MARKETS[market]
     return load_run_config("demo", overrides=[
         f"data.inputs={json.dumps([str(SHARED / file)])}", f"data.splits={json.dumps(list(splits))}",
@@ -46,18 +48,22 @@ def market_config(market: str, seeds: list[int], epochs: int):
         *[f"{section}.seeds={json.dumps(seeds)}" for section in ("subagents", "hyper")],
         *[f"{section}.epochs={epochs}" for section in ("subagents", "hyper")],
         *[f"{section}.epsilon_decay_epochs={max(epochs - 1, 1)}" for section in ("subagents", "hyper")],
-        "evaluation.splits=[\"test\"]"])
+        "evaluation.splits=[\"valid\",\"test\"]", *extra])
 
 
-def rows_of(market: str, metrics: dict, wall: float) -> list[dict]:
+def mean_std(values, scale: float = 1.0) -> str:
+    x = scale * np.asarray(values, np.float64)
+    return f"{x.mean():.2f} ± {x.std():.2f}" if len(x) > 1 else f"{x.mean():.2f}"
+
+
+def rows_of(market: str, split: str, metrics: dict, wall: float) -> list[dict]:
     out = []
     for key, label in strategies(metrics):
         entry = metrics[key]
         values = entry["per_seed"] if "per_seed" in entry else [entry]
-        tr = 100 * np.array([v["TR"] for v in values])
-        out.append({"market": market, "strategy": label, "seeds": len(values),
-                    "TR %": f"{tr.mean():.2f} ± {tr.std():.2f}" if len(values) > 1 else f"{tr.mean():.2f}",
-                    "ASR": float(np.mean([v["ASR"] for v in values])),
+        out.append({"market": market, "split": split, "strategy": label, "seeds": len(values),
+                    "TR %": mean_std([v["TR"] for v in values], 100),
+                    "ASR": mean_std([v["ASR"] for v in values]),
                     "MDD %": float(100 * np.mean([v["MDD"] for v in values])),
                     "trades": float(np.mean([v["trades"] for v in values])),
                     "exposure %": float(100 * np.mean([v["exposure"] for v in values])),
@@ -70,6 +76,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 seed, 1 epoch")
     parser.add_argument("--markets", nargs="+", default=list(MARKETS), choices=list(MARKETS))
     parser.add_argument("--out", type=Path, help="where the run directories go (default: a temporary one)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="run config overrides (an ablation)")
+    parser.add_argument("--name", help="suffix of the recorded table (real_markets_NAME), for an ablation")
     args = parser.parse_args()
     missing = [m for m in args.markets if not (SHARED / MARKETS[m][0]).exists()]
     if missing:
@@ -79,16 +87,18 @@ def main() -> None:
     rows, start = [], time.perf_counter()
     for market in args.markets:
         t0 = time.perf_counter()
-        metrics = run_pipeline(work / market, market_config(market, seeds, epochs), progress=False)["test"]
-        rows += rows_of(market, metrics, time.perf_counter() - t0)
-        print(*rows[-len(strategies(metrics)):], sep="\n", flush=True)
+        metrics = run_pipeline(work / market, market_config(market, seeds, epochs, args.set), progress=False)
+        for split in ("valid", "test"):
+            rows += rows_of(market, split, metrics[split], time.perf_counter() - t0)
+        print(*rows[-len(strategies(metrics["test"])):], sep="\n", flush=True)
     budget = (f"{len(seeds)} seed(s); sub-agents, baselines and hyper-agent {epochs} epoch(s) each (demo preset "
               f"learner: batch 256, 720-row chunks, ohlcv features); splits: "
               + "; ".join(f"{m} {' '.join(MARKETS[m][1])}" for m in args.markets)
-              + f"; total wall {time.perf_counter() - start:.0f} s; run dirs {work}")
+              + f"; overrides: {' '.join(args.set) or 'none'}; total wall {time.perf_counter() - start:.0f} s; run dirs {work}")
     rows.append({"market": budget})
-    name = "real_markets_quick" if args.quick else "real_markets"
-    print(record(name, "Real markets (Binance spring 2021): MacroHFT and every baseline on the test split", rows))
+    name = "_".join(["real_markets", *(["quick"] if args.quick else []), *([args.name] if args.name else [])])
+    title = "Real markets (Binance spring 2021): MacroHFT and every baseline, validation and test splits"
+    print(record(name, title + (f" ({' '.join(args.set)})" if args.set else ""), rows))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def _prepare(args: argparse.Namespace) -> None:
 
     config = PrepareConfig(features=args.features, chunk_len=args.chunk_len,
                            splits=parse_splits(args.split) if args.split else None,
-                           gap_policy=args.gap_policy, max_ffill_minutes=args.max_ffill)
+                           gap_policy=args.gap_policy, max_ffill_minutes=args.max_ffill, normalize=args.normalize)
     manifest = prepare(args.inputs, args.out, config)
     print(f"prepared {manifest['feature_set']} features into {args.out}")
     for name, s in manifest["splits"].items():
@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what a gap longer than --max-ffill does: split into segments, or fail")
     p.add_argument("--max-ffill", type=int, default=0, metavar="MINUTES",
                    help="forward-fill gaps of at most this many missing bars (default 0)")
+    p.add_argument("--normalize", default="none", choices=["none", "zscore"],
+                   help="zscore: scale single and context features by the training split's mean and std "
+                        "(default none, the reference's raw features)")
     p.set_defaults(run=_prepare)
 
     p = sub.add_parser("train-subagents", help="train the six sub-agents (and seeds/sweeps) on a prepared dataset")

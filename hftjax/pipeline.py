@@ -44,7 +44,7 @@ def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: 
         if not (out / "data" / "manifest.json").exists():
             prepare(inputs, out / "data", PrepareConfig(
                 features=data.features, chunk_len=data.chunk_len, gap_policy=data.gap_policy,
-                max_ffill_minutes=data.max_ffill, splits=parse_splits(list(data.splits)) if data.splits else None))
+                max_ffill_minutes=data.max_ffill, normalize=data.normalize, splits=parse_splits(list(data.splits)) if data.splits else None))
         train_subagents(config.subagents, out / "data", out, env=config.env, progress=progress)
         if config.baselines.algorithms:
             train_baselines(config.baselines, config.subagents, out / "data", out, env=config.env, progress=progress)

@@ -25,7 +25,7 @@ from hftjax.data import load_market
 from hftjax.data.table import MINUTE_MS, Table
 from hftjax.errors import ConfigError
 from hftjax.features import (CONTEXT_WINDOW, FEATURE_VERSION, TREND_WINDOW, FeatureSet,
-                             compute_features, resolve_feature_set)
+                             compute_features, normalize, resolve_feature_set)
 from hftjax.io import atomic_dir, write_json, write_parquet
 from hftjax.rundir import check_prepare_out
 from hftjax.splits import Splits, default_splits
@@ -42,6 +42,7 @@ class PrepareConfig:
     gap_policy: str = "split"
     max_ffill_minutes: int = 0
     interval_ms: int = MINUTE_MS
+    normalize: str = "none"       # "zscore": scale features with training-split statistics (hftjax.features.normalize)
 
 
 def _sha256(path: Path) -> str:
@@ -103,6 +104,8 @@ def prepare(inputs: list[str | Path], out_dir: str | Path, config: PrepareConfig
     """Run the whole preparation; returns the manifest (also written to ``DIR/manifest.json``)."""
     if config.chunk_len < 16:
         raise ConfigError("chunk_len", f"must be at least 16, got {config.chunk_len}")
+    if config.normalize not in normalize.NORMALIZE:
+        raise ConfigError("normalize", f"must be one of {', '.join(normalize.NORMALIZE)}, got {config.normalize!r}")
     inputs = [Path(p) for p in inputs]
     check_prepare_out(out_dir, inputs)
     segments, load_report = load_market(inputs, interval_ms=config.interval_ms,
@@ -117,7 +120,7 @@ def prepare(inputs: list[str | Path], out_dir: str | Path, config: PrepareConfig
     parameters = {"chunk_len": config.chunk_len, "interval_ms": config.interval_ms,
                   "gap_policy": config.gap_policy, "max_ffill_minutes": config.max_ffill_minutes,
                   "trend_window": TREND_WINDOW, "context_window": CONTEXT_WINDOW,
-                  "butter_cutoff": decompose.BUTTER_CUTOFF,
+                  "butter_cutoff": decompose.BUTTER_CUTOFF, "normalize": config.normalize,
                   "splits": {k: list(v) for k, v in splits.items()}}
     columns = {"single": list(feature_set.single), "trend": list(feature_set.trend),
                "context": list(feature_set.context)}
@@ -137,6 +140,8 @@ def prepare(inputs: list[str | Path], out_dir: str | Path, config: PrepareConfig
     train_labels = label_chunks(split_tables["train"], config.chunk_len, None)
     edges = {k: np.array(train_labels[k]["edges"]) for k in INDICATORS}
     with atomic_dir(out_dir) as tmp:
+        if config.normalize == "zscore":
+            write_json(normalize.fit(split_tables["train"], columns), tmp / normalize.FILE)
         for name, table in split_tables.items():
             labels = train_labels if name == "train" else label_chunks(table, config.chunk_len, edges)
             meta = {"split": name, "feature_set": feature_set.name, "feature_version": FEATURE_VERSION,

@@ -17,6 +17,7 @@ from pathlib import Path
 from hftjax.baselines.config import BaselineConfig
 from hftjax.env.config import EnvConfig
 from hftjax.errors import ConfigError
+from hftjax.features.normalize import NORMALIZE
 from hftjax.hyper.config import HyperConfig
 from hftjax.options import HOST, check, check_fields, option, parse_override, read_config_file
 from hftjax.prepare import CHUNK_LEN
@@ -36,6 +37,7 @@ class DataConfig:
     splits: tuple[str, ...] = option((), HOST)   # NAME=START:END (UTC, END exclusive); empty: 70/15/15
     gap_policy: str = option("split", HOST)
     max_ffill: int = option(0, HOST)             # forward-fill gaps of at most this many bars
+    normalize: str = option("none", HOST)        # none (the reference: raw features) or zscore (training-split statistics)
 
     def __post_init__(self):
         check_fields(self, {
@@ -44,6 +46,7 @@ class DataConfig:
             "chunk_len": (lambda v: v >= 16, "an integer >= 16"),
             "gap_policy": (lambda v: v in ("split", "error"), "split or error"),
             "max_ffill": (lambda v: v >= 0, "an integer >= 0"),
+            "normalize": (lambda v: v in NORMALIZE, " or ".join(NORMALIZE)),
         })
         if self.splits:
             try:

@@ -26,7 +26,7 @@ from hftjax.errors import ConfigError, RunDirError
 MARKER = ".hftjax"
 RUN_FILES = (MARKER, "subagents.json", "hyper.json")  # any one marks a run directory
 LOCK = ".lock"
-PREPARED_EXTRA = {"manifest.json", "teacher"}  # beside each split's .parquet and _labels.json
+PREPARED_EXTRA = {"manifest.json", "teacher", "normalization.json"}  # beside each split's .parquet and _labels.json
 
 _held: set[Path] = set()  # resolved directories whose lock this process holds
 

@@ -193,3 +193,49 @@ def test_same_input_same_output(tmp_path):
     for name in ("manifest.json", "train_labels.json", "test_labels.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert pq.read_table(tmp_path / "a" / "train.parquet").equals(pq.read_table(tmp_path / "b" / "train.parquet"))
+
+
+def test_normalize_statistics_come_from_the_training_split_alone(tmp_path):
+    """``--normalize zscore``: the saved statistics are the training split's column mean and std;
+    changing every row after the training split (volumes x10) leaves them unchanged; every split
+    loads scaled by them, and ``none`` loads the raw columns."""
+    from hftjax.env.dataset import load_split
+
+    table = random_book_table(12_000, seed=4)
+    later = {k: v.copy() for k, v in table.items()}
+    for k in later:
+        if k.endswith("_size") or k == "volume":
+            later[k][9_000:] *= 10.0  # after the training split (70% of the rows)
+    outs = {}
+    for name, t in (("same", table), ("later", later)):
+        src = write_table(t, tmp_path / f"{name}.parquet")
+        outs[name] = tmp_path / f"d_{name}"
+        assert main(["prepare", str(src), "--out", str(outs[name]), "--chunk-len", str(CHUNK), "--normalize", "zscore"]) == 0
+    raw = tmp_path / "d_raw"
+    assert main(["prepare", str(tmp_path / "same.parquet"), "--out", str(raw), "--chunk-len", str(CHUNK)]) == 0
+    assert not (raw / "normalization.json").exists()
+
+    stats = json.loads((outs["same"] / "normalization.json").read_text())
+    assert stats == json.loads((outs["later"] / "normalization.json").read_text())
+    manifest = json.loads((outs["same"] / "manifest.json").read_text())
+    assert manifest["parameters"]["normalize"] == "zscore"
+    single, context = manifest["columns"]["single"], manifest["columns"]["context"]
+    assert set(stats["columns"]) == set(single) | set(context)
+    train = pq.read_table(outs["same"] / "train.parquet")
+    valid = pq.read_table(outs["later"] / "valid.parquet")
+    assert valid["volume"].to_numpy().mean() > 5 * train["volume"].to_numpy().mean()  # the change reached valid
+    for name in single:
+        x = train[name].to_numpy()
+        assert stats["columns"][name]["mean"] == pytest.approx(x.mean(), rel=1e-9, abs=1e-12)
+        assert stats["columns"][name]["std"] == pytest.approx(x.std() if x.std() > 0 else 1.0, rel=1e-9)
+    for split, data_dir in (("train", outs["same"]), ("valid", outs["later"])):
+        market, _ = load_split(data_dir, split, max_holding=0.2)
+        unscaled, _ = load_split(raw if data_dir == outs["same"] else data_dir, split, max_holding=0.2)
+        columns = pq.read_table(data_dir / f"{split}.parquet")
+        expected = np.column_stack([(columns[n].to_numpy() - stats["columns"][n]["mean"]) / stats["columns"][n]["std"]
+                                    for n in single])
+        np.testing.assert_allclose(np.asarray(market.single), expected, rtol=1e-5, atol=1e-5)
+        if split == "train":
+            np.testing.assert_allclose(np.asarray(unscaled.single[:, 0]), train[single[0]].to_numpy(), rtol=1e-6)
+    with pytest.raises(SystemExit):
+        main(["prepare", str(tmp_path / "same.parquet"), "--out", str(tmp_path / "x"), "--normalize", "minmax"])

@@ -12,6 +12,7 @@ from hftjax.env.market import MarketData, market_from_arrays
 from hftjax.env.params import LEVELS
 from hftjax.env.teacher import TEACHER_FEE, TEACHER_GAMMA, cached_episode_teacher
 from hftjax.errors import ConfigError, DataError
+from hftjax.features import normalize
 
 
 def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: int = LEVELS,
@@ -20,7 +21,9 @@ def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: 
     """MarketData of ``DIR/<split>.parquet`` and its labels file.
 
     ``episode="chunk"`` gives each chunk its own teacher (sub-agents); ``"split"`` makes the
-    whole split one episode (hyper-agent). The teacher is cached under ``DIR/teacher/``.
+    whole split one episode (hyper-agent). The teacher is cached under ``DIR/teacher/``. A
+    dataset prepared with ``normalize=zscore`` has its features scaled here, by the statistics
+    fitted on its training split (``hftjax.features.normalize``).
     """
     data_dir = Path(data_dir)
     path = data_dir / f"{split}.parquet"
@@ -33,7 +36,8 @@ def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: 
         raise ConfigError("episode", f"must be 'chunk' or 'split', got {episode!r}")
     close = table["close"].to_numpy()
     episode_len = labels["chunk_len"] if episode == "chunk" else len(close)
-    block = lambda names: np.column_stack([table[c].to_numpy() for c in names])  # noqa: E731
+    stats = normalize.read(data_dir)  # the training split's, for every split
+    block = lambda names: normalize.apply(np.column_stack([table[c].to_numpy() for c in names]), names, stats)  # noqa: E731
     teacher = cached_episode_teacher(data_dir, f"{split}-{episode}", close, episode_len, fee=teacher_fee,
                                      max_holding=max_holding, levels=levels, gamma=gamma)
     market = market_from_arrays(close, teacher, block(meta["columns"]["single"]),
