@@ -53,7 +53,7 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict:
 
 def _single_rollouts(run, split: str):
     market, tables = run.market(split)
-    return jax.tree.map(np.asarray, baseline_rollouts(run.setup, tables, market, run.trading))
+    return jax.tree.map(np.asarray, baseline_rollouts(run.setup, tables, market, run.evaluation_trading))
 
 
 def _evaluate(run_dir: Path, split: str, state, run) -> dict:
@@ -99,7 +99,7 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     metrics["hyper_best_epoch"] = [int(e) for e in np.asarray(state.best_epoch)]
     for net, members, params in load_baselines(run.subagents.run_dir):
         market, _ = run.market(split)
-        b_actions, b_rewards, b_acc = jax.tree.map(np.asarray, learned_rollouts(net, params, market, run.trading))
+        b_actions, b_rewards, b_acc = jax.tree.map(np.asarray, learned_rollouts(net, params, market, run.evaluation_trading))
         for algorithm in dict.fromkeys(m["agent"] for m in members):
             rows = [i for i, m in enumerate(members) if m["agent"] == algorithm]
             metrics[algorithm] = _summary([scored(b_actions[i], b_rewards[i], b_acc["required_money"][i],
@@ -157,10 +157,10 @@ def baseline_rollouts(setup, tables, market, trading):
 def format_summary(metrics: dict) -> str:
     """The per-split table ``hftjax run`` and ``hftjax evaluate`` print."""
     width = max(len(label) for m in metrics.values() for _, label in strategies(m))
-    lines = [f"{'split':<6} {'policy':<{width}} {'TR %':>8} {'ASR':>7} {'MDD %':>7} {'trades':>7}"]
+    lines = [f"{'split':<6} {'policy':<{width}} {'TR %':>8} {'ASR':>7} {'MDD %':>7} {'trades':>7} {'held %':>7}"]
     for split, m in metrics.items():
         for key, label in strategies(m):
             r = m[key].get("mean", m[key])
-            trades = "" if r.get("trades") is None else f"{r['trades']:.0f}"
-            lines.append(f"{split:<6} {label:<{width}} {100 * r['TR']:>8.2f} {r['ASR']:>7.2f} {100 * r['MDD']:>7.2f} {trades:>7}")
+            lines.append(f"{split:<6} {label:<{width}} {100 * r['TR']:>8.2f} {r['ASR']:>7.2f} {100 * r['MDD']:>7.2f} "
+                         f"{r['trades']:>7.0f} {100 * r['exposure']:>7.1f}")
     return "\n".join(lines)

@@ -242,3 +242,22 @@ def test_two_processes_on_one_run_directory(data_dir, tmp_path):
     lines = strict_json_lines(run / "subagents_log.jsonl")
     assert [x["epoch"] for x in lines] == [0, 0, 1, 1]  # one run's lines, no duplicates
     assert not list(run.rglob("*orbax-checkpoint-tmp*"))
+
+
+def test_learn_notional_makes_learning_independent_of_the_position_size(data_dir, tmp_path):
+    """With ``learn_notional`` the agents learn at N / (training mean close) coins whatever
+    max_holding is: two position sizes give the same parameters. Without it (the reference)
+    the position size changes what is learnt."""
+    import pyarrow.parquet as pq
+
+    cfg = load_config(overrides=SMALL[1:] + ["epochs=1"])
+    mean = float(np.mean(pq.read_table(data_dir / "train.parquet", columns=["close"])["close"].to_numpy()))
+    assert EnvConfig(max_holding=5.0, learn_notional=100.0).learning_holding(data_dir) == pytest.approx(100.0 / mean)
+    assert EnvConfig(max_holding=5.0).learning_holding(data_dir) == 5.0
+    params = {}
+    for name, env in (("scaled_small", EnvConfig(max_holding=0.2, learn_notional=100.0)),
+                      ("scaled_large", EnvConfig(max_holding=5.0, learn_notional=100.0)),
+                      ("raw_small", EnvConfig(max_holding=0.2)), ("raw_large", EnvConfig(max_holding=5.0))):
+        params[name] = train_subagents(cfg, data_dir, tmp_path / name, env=env, progress=False)[0].params
+    assert leaves_equal(params["scaled_small"], params["scaled_large"])
+    assert not leaves_equal(params["raw_small"], params["raw_large"])

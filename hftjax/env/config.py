@@ -3,6 +3,15 @@
 Saved once per run and read by the sub-agents, the hyper-agent and the evaluation. ``levels`` is
 compiled in; ``fee`` and ``max_holding`` are traced (``TradingSettings``), so changing them
 reuses the compiled programs; the teacher's fee and discount are used when loading the data.
+
+Learning scale. Rewards, the teacher's Q-values and the memory's targets are in quote currency,
+so the TD loss, the softmax inside the teacher-KL term and the memory regression all change with
+the position size and the price level, although the return rate does not. ``learn_notional``
+None (the reference) learns at ``max_holding``; a number N makes every agent learn as if the
+top level were worth N quote units at the training split's mean close (``max_holding`` N / mean
+close while learning), so one setting of the learners fits every market. Everything is linear in
+the position, so greedy actions and return rates keep their meaning; evaluation, reports and
+fees are always at ``max_holding``.
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ import dataclasses
 
 import jax.numpy as jnp
 
-from hftjax.env.dataset import load_split
+from hftjax.env.dataset import load_split, mean_close
 from hftjax.env.params import LEVELS, MAX_HOLDING, TRADING_FEE, TradingSettings
 from hftjax.env.teacher import TEACHER_FEE, TEACHER_GAMMA
 from hftjax.options import HOST, TRACED, check_fields, option
@@ -22,6 +31,7 @@ RULES = {
     "max_holding": (lambda v: v > 0, "a number > 0"),
     "teacher_fee": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "teacher_gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "learn_notional": (lambda v: v is None or v > 0, "null (learn at max_holding, the reference) or a number > 0"),
 }
 
 
@@ -32,16 +42,28 @@ class EnvConfig:
     max_holding: float = option(MAX_HOLDING["ETH"], TRACED)   # coins at the top level
     teacher_fee: float = option(TEACHER_FEE, HOST)            # the Q-teacher's (the reference's 1e-3)
     teacher_gamma: float = option(TEACHER_GAMMA, HOST)
+    learn_notional: float | None = option(None, HOST)         # quote units of the top level while learning
 
     def __post_init__(self):
         check_fields(self, RULES)
 
+    def learning_holding(self, data_dir) -> float:
+        """The position of the top level the agents learn with (see the module docstring)."""
+        if self.learn_notional is None:
+            return self.max_holding
+        return self.learn_notional / mean_close(data_dir, "train")
+
     def load(self, data_dir, split: str, episode: str = "chunk"):
-        """(MarketData, labels) of a prepared split, its teacher under these settings."""
-        return load_split(data_dir, split, max_holding=self.max_holding, levels=self.levels, episode=episode,
-                          teacher_fee=self.teacher_fee, gamma=self.teacher_gamma)
+        """(MarketData, labels) of a prepared split, its teacher at the learning scale."""
+        return load_split(data_dir, split, max_holding=self.learning_holding(data_dir), levels=self.levels,
+                          episode=episode, teacher_fee=self.teacher_fee, gamma=self.teacher_gamma)
+
+    def learning(self, data_dir) -> TradingSettings:
+        """The settings the agents train and validate under."""
+        return TradingSettings(fee=jnp.float32(self.fee), max_holding=jnp.float32(self.learning_holding(data_dir)))
 
     def trading(self) -> TradingSettings:
+        """The settings every evaluation and report uses."""
         return TradingSettings(fee=jnp.float32(self.fee), max_holding=jnp.float32(self.max_holding))
 
     def to_json(self) -> dict:

@@ -43,3 +43,11 @@ def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: 
     market = market_from_arrays(close, teacher, block(meta["columns"]["single"]),
                                 block(meta["columns"]["trend"]), block(meta["columns"]["context"]))
     return market, labels
+
+
+def mean_close(data_dir: str | Path, split: str) -> float:
+    """Mean close of a prepared split (the learning scale's reference price)."""
+    path = Path(data_dir) / f"{split}.parquet"
+    if not path.exists():
+        raise DataError("no such prepared split (run hftjax prepare first)", file=str(path))
+    return float(np.mean(pq.read_table(path, columns=["close"])["close"].to_numpy()))

@@ -27,7 +27,8 @@ class HyperRun:
         self.env: EnvConfig = subagents.env
         self.setup = HyperSetup(compiled_part(cfg), self.env.levels)
         self.hp = seed_hparams(cfg)
-        self.trading = self.env.trading()
+        self.trading = self.env.learning(subagents.data_dir)  # training and validation
+        self.evaluation_trading = self.env.trading()
         self.sub_params = jax.tree.map(lambda *x: jnp.stack(x), *[subagents.for_seed(s) for s in cfg.seeds])
         self.sub_net = subagent_net(subagents.cfg, self.env.levels)
         self._markets: dict = {}
@@ -56,7 +57,7 @@ class HyperRun:
     def rollout(self, params, split: str):
         """Greedy per-seed runs of the hyper-agent with ``params`` (stacked over seeds)."""
         market, tables = self.market(split)
-        return hyper_rollouts(self.setup, params, tables, market, self.trading)
+        return hyper_rollouts(self.setup, params, tables, market, self.evaluation_trading)
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -35,7 +35,7 @@ class PopulationTrainer:
     def __init__(self, env: EnvConfig, data_dir: str | Path, build, keys=member_keys):
         self.train_market, train_labels = env.load(data_dir, "train")
         self.valid_market, valid_labels = env.load(data_dir, "valid")
-        self.trading = env.trading()
+        self.trading = env.learning(data_dir)
         self.setup, self.spec, self.members = build(env.levels, train_labels, valid_labels)
         self.keys = keys
 
