@@ -4,6 +4,11 @@ validation and the test split (settings are chosen on validation only) for Macro
 equal-weight mix, the validation-chosen single sub-agent and buy-and-hold.
 
     python -m benchmarks.ablations [--variants NAME ...] [--out DIR]   (existing run dirs are reused)
+    python -m benchmarks.ablations --hyper-on RUN_DIR [--hyper-variants NAME ...]
+
+``--hyper-on``: hyper-agent variants only, each a second hyper-agent trained over the sub-agents
+of an existing run (``hftjax train-hyper RUN --out RUN/ablations/NAME KEY=VALUE...``), recorded
+as ``ablations_hyper``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from pathlib import Path
 
 from benchmarks.common import record
 from benchmarks.real_markets import mean_std
+from hftjax.evaluate import evaluate
+from hftjax.hyper.artifacts import hyper_config_of
+from hftjax.hyper.run import train_hyper
 from hftjax.pipeline import run_pipeline
 from hftjax.run_config import load_run_config
 
@@ -23,6 +31,13 @@ VARIANTS = {
     "normalize=zscore": ["data.normalize=zscore"],
     "normalize=zscore, learn_notional=100": ["data.normalize=zscore", "env.learn_notional=100"],
     "learn_notional=100": ["data.normalize=none", "env.learn_notional=100"],
+}
+HYPER_VARIANTS = {  # over the run's own hyper-agent settings
+    "as trained": [],
+    "lr=1e-3": ["lr=0.001"],
+    "beta=0 (no teacher KL)": ["beta=0"],
+    "epsilon 0.3 -> 0.05": ["epsilon_start=0.3", "epsilon_end=0.05"],
+    "6 epochs": ["epochs=6", "epsilon_decay_epochs=5"],
 }
 SHOWN = (("macrohft", "MacroHFT"), ("equal_weight_mix", "equal-weight mix"),
          ("best_single_subagent", "best single (valid-chosen)"), ("buy_and_hold", "buy and hold"))
@@ -41,11 +56,31 @@ def rows_of(variant: str, metrics: dict, wall: float) -> list[dict]:
     return out
 
 
+def hyper_variants(run_dir: Path, names: list[str]) -> None:
+    rows = []
+    for name in names:
+        trained = hyper_config_of(run_dir)
+        cfg = load_run_config(None, overrides=HYPER_VARIANTS[name], base={"hyper": trained.to_json()},
+                              default_section="hyper", only=("hyper",)).hyper
+        out = run_dir / "ablations" / f"h{list(HYPER_VARIANTS).index(name)}"
+        t0 = time.perf_counter()
+        train_hyper(run_dir, cfg, out=out, progress=False)
+        metrics = {split: evaluate(out, split) for split in ("valid", "test")}
+        rows += rows_of(name, metrics, time.perf_counter() - t0)
+        print(*rows[-2 * len(SHOWN):], sep="\n", flush=True)
+    rows.append({"variant": f"hyper-agent variants over the sub-agents of {run_dir} (demo preset, seeds 0 1 2)"})
+    print(record("ablations_hyper", "Hyper-agent ablation on the synthetic default (demo, 3 seeds)", rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--out", type=Path, help="where the run directories go (default: a temporary one)")
+    parser.add_argument("--hyper-on", type=Path, help="run directory whose sub-agents the hyper-agent variants use")
+    parser.add_argument("--hyper-variants", nargs="+", default=list(HYPER_VARIANTS), choices=list(HYPER_VARIANTS))
     args = parser.parse_args()
+    if args.hyper_on is not None:
+        return hyper_variants(args.hyper_on, args.hyper_variants)
     work = args.out or Path(tempfile.mkdtemp(prefix="hftjax-ablations-"))
     rows = []
     for i, variant in enumerate(args.variants):

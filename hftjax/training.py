@@ -68,7 +68,7 @@ def run_loop(loop: Loop, fresh, epoch_fn: Callable, *, stop_after: int | None = 
             metrics = jax.tree.map(np.asarray, metrics)
             lines = [{"epoch": epoch, **member, **{k: json_value(v[i]) for k, v in metrics.items()},
                       "best_epoch": int(state.best_epoch[i]),
-                      "best_valid_return_rate": json_value(state.best_score[i])}
+                      "best_valid_score": json_value(state.best_score[i])}
                      for i, member in enumerate(loop.members)]
             with open(loop.log, "a") as f:
                 f.writelines(json.dumps(line, allow_nan=False) + "\n" for line in lines)

@@ -128,6 +128,30 @@ def test_hyper_resume_equals_uninterrupted(smoke_run, tmp_path):
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=field)
 
 
+@pytest.mark.parametrize("select_on", ["return", "sharpe"])
+def test_hyper_keeps_the_epoch_best_on_its_selection_score(smoke_run, tmp_path, select_on):
+    """The kept epoch is the one with the best validation return rate (the reference) or the
+    best validation ASR, as logged; the ASR logged is the paper's, recomputed from a rollout."""
+    from metrics_oracle import oracle_metrics
+
+    from hftjax.dqn import greedy_rollout
+    from hftjax.hyper.trainer import mixed_policy
+
+    copy_subagents(smoke_run, tmp_path)
+    cfg = load_hyper_config(**{**PRESETS["smoke"]["hyper"], "epochs": 3, "select_on": select_on})
+    state, run = train_hyper(tmp_path, cfg, progress=False)
+    lines = [json.loads(x) for x in (tmp_path / "hyper_log.jsonl").read_text().splitlines()]
+    key = "valid_asr" if select_on == "sharpe" else "valid_return_rate"
+    scores = [x[key] for x in lines]
+    assert int(state.best_epoch[0]) == int(np.argmax(scores))
+    assert lines[-1]["best_valid_score"] == pytest.approx(max(scores))
+    market, tables = run.market("valid")
+    params = jax.tree.map(lambda x: x[0], state.params)  # the last epoch's
+    _, rewards, acc = greedy_rollout(mixed_policy(run.setup, params, tables[0]), market, run.trading, run.setup.levels)
+    expected = oracle_metrics(np.asarray(rewards, np.float64), float(acc["required_money"]))["ASR"]
+    assert lines[-1]["valid_asr"] == pytest.approx(expected, rel=1e-3, abs=1e-6)
+
+
 @pytest.mark.parametrize("switch", ["memory=false", "context=false"])
 def test_ablation_switches(smoke_run, tmp_path, switch, capsys):
     copy_subagents(smoke_run, tmp_path)

@@ -12,6 +12,7 @@ RULES = {
     "top_k": (lambda v: v >= 1, "an integer >= 1"),
     "alpha_memory": (lambda v: v >= 0, "a number >= 0"),
     "beta": (lambda v: v >= 0, "a number >= 0"),
+    "select_on": (lambda v: v in ("return", "sharpe"), "'return' or 'sharpe'"),
 }
 
 
@@ -29,6 +30,9 @@ class HyperConfig:
     memory_capacity: int = option(CAPACITY)
     top_k: int = option(TOP_K)
     grad_clip: float = option(1.0)
+    # which epoch is kept: the best validation return rate (the reference), or the best validation
+    # ASR (Sharpe): risk-adjusted, and a losing policy no longer beats only by trading less
+    select_on: str = option("return")
     warn_loss_above: float = option(1e6, HOST)   # a mean epoch loss above this warns (non-finite stops training)
     # per-seed hyper-parameters (pytree leaves: one compile covers a sweep)
     lr: float = option(1e-4, TRACED)

@@ -13,6 +13,7 @@ from hftjax.dqn import greedy_rollout
 from hftjax.hyper.agent import HyperSetup, hyper_epoch, init_hyper, q_mix, seed_hparams
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.subq import sub_q_table
+from hftjax.metrics import paper_metrics
 from hftjax.options import compiled_part
 from hftjax.rl import keep_best
 from hftjax.subagent.population import subagent_net
@@ -51,8 +52,8 @@ class HyperRun:
         market, tables = self.market("train")
         state, metrics = hyper_train_epoch(self.setup, state, self.hp, tables, market, self.trading)
         valid, valid_tables = self.market("valid")
-        state, score = hyper_validate(self.setup, state, valid_tables, valid, self.trading)
-        return state, {**metrics, "valid_return_rate": score}
+        state, scores = hyper_validate(self.setup, state, valid_tables, valid, self.trading)
+        return state, {**metrics, **scores}
 
     def rollout(self, params, split: str):
         """Greedy per-seed runs of the hyper-agent with ``params`` (stacked over seeds)."""
@@ -81,7 +82,11 @@ def hyper_rollouts(setup, params, tables, market, trading):
 
 @functools.partial(jax.jit, static_argnums=0)
 def hyper_validate(setup, state, tables, market, trading):
+    """Greedy run on the validation split; keep the best params by ``select_on``. Returns the
+    state and the return rate and ASR of each seed."""
     def one(s, table):
-        _, _, acc = greedy_rollout(mixed_policy(setup, s.params, table), market, trading, setup.levels)
-        return keep_best(s, acc["return_rate"]), acc["return_rate"]
+        _, rewards, acc = greedy_rollout(mixed_policy(setup, s.params, table), market, trading, setup.levels)
+        asr = paper_metrics(rewards, acc["required_money"])["ASR"]
+        score = asr if setup.cfg.select_on == "sharpe" else acc["return_rate"]
+        return keep_best(s, score), {"valid_return_rate": acc["return_rate"], "valid_asr": asr}
     return jax.vmap(one)(state, tables)

@@ -83,7 +83,7 @@ def _tensorboard(run_dir: Path, name: str):
     def write(epoch: int, lines: list[dict]) -> None:
         for i, line in enumerate(lines):
             for k in ("valid_return_rate", "train_reward", "loss", "td", "kl"):
-                if line[k] is not None:
+                if line.get(k) is not None:
                     writer.add_scalar(f"{line['agent']}_seed{line['seed']}_{i}/{k}", line[k], epoch)
     return write
 
