@@ -14,11 +14,12 @@ as ``ablations_hyper``.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import record
+from benchmarks.common import HERE, record
 from benchmarks.real_markets import mean_std
 from hftjax.evaluate import evaluate
 from hftjax.hyper.artifacts import hyper_config_of
@@ -38,6 +39,8 @@ HYPER_VARIANTS = {  # over the run's own hyper-agent settings
     "beta=0 (no teacher KL)": ["beta=0"],
     "epsilon 0.3 -> 0.05": ["epsilon_start=0.3", "epsilon_end=0.05"],
     "6 epochs": ["epochs=6", "epsilon_decay_epochs=5"],
+    "lr=1e-3, select_on=sharpe": ["lr=0.001", "select_on=sharpe"],
+    "lr=1e-3, 6 epochs": ["lr=0.001", "epochs=6", "epsilon_decay_epochs=5"],
 }
 SHOWN = (("macrohft", "MacroHFT"), ("equal_weight_mix", "equal-weight mix"),
          ("best_single_subagent", "best single (valid-chosen)"), ("buy_and_hold", "buy and hold"))
@@ -56,6 +59,15 @@ def rows_of(variant: str, metrics: dict, wall: float) -> list[dict]:
     return out
 
 
+def merged(name: str, rows: list[dict], done: list[str], note: str) -> list[dict]:
+    """``rows`` after the earlier recorded rows of ``name`` whose variants were not rerun (one
+    table grows variant by variant), and the note."""
+    path = HERE / "results" / f"{name}.json"
+    earlier = json.loads(path.read_text())["rows"] if path.exists() else []
+    kept = [r for r in earlier if r.get("split") and r["variant"] not in done]
+    return kept + rows + [{"variant": note}]
+
+
 def hyper_variants(run_dir: Path, names: list[str]) -> None:
     rows = []
     for name in names:
@@ -68,8 +80,9 @@ def hyper_variants(run_dir: Path, names: list[str]) -> None:
         metrics = {split: evaluate(out, split) for split in ("valid", "test")}
         rows += rows_of(name, metrics, time.perf_counter() - t0)
         print(*rows[-2 * len(SHOWN):], sep="\n", flush=True)
-    rows.append({"variant": f"hyper-agent variants over the sub-agents of {run_dir} (demo preset, seeds 0 1 2)"})
-    print(record("ablations_hyper", "Hyper-agent ablation on the synthetic default (demo, 3 seeds)", rows))
+    note = f"hyper-agent variants over the sub-agents of {run_dir} (demo preset, seeds 0 1 2)"
+    print(record("ablations_hyper", "Hyper-agent ablation on the synthetic default (demo, 3 seeds)",
+                 merged("ablations_hyper", rows, names, note)))
 
 
 def main() -> None:
@@ -90,8 +103,9 @@ def main() -> None:
                                load_run_config("demo", overrides=seeds + VARIANTS[variant]), progress=False)
         rows += rows_of(variant, metrics, time.perf_counter() - t0)
         print(*rows[-2 * len(SHOWN):], sep="\n", flush=True)
-    rows.append({"variant": f"demo preset (3 epochs, 60,000 synthetic rows, 720-row chunks), seeds 0 1 2; run dirs {work}"})
-    print(record("ablations", "Learning-quality ablation on the synthetic default (hftjax run, demo, 3 seeds)", rows))
+    note = f"demo preset (3 epochs, 60,000 synthetic rows, 720-row chunks), seeds 0 1 2; run dirs {work}"
+    print(record("ablations", "Learning-quality ablation on the synthetic default (hftjax run, demo, 3 seeds)",
+                 merged("ablations", rows, args.variants, note)))
 
 
 if __name__ == "__main__":
