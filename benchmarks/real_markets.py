@@ -71,6 +71,36 @@ def rows_of(market: str, split: str, metrics: dict, wall: float) -> list[dict]:
     return out
 
 
+def training_budget(run_dir: Path) -> list[dict]:
+    """Per learner family of a finished run: epochs, env steps and gradient updates per member
+    (mean over members), read from its logs and labels."""
+    labels = json.loads((run_dir / "data" / "train_labels.json").read_text())
+    steps = labels["chunk_len"] - 1
+    whole = sum(len(v) for v in labels["slope"]["chunks"].values())  # chunks without a gap
+    rows_train = json.loads((run_dir / "data" / "manifest.json").read_text())["splits"]["train"]["rows"]
+    config = json.loads((run_dir / "config.json").read_text())
+    out = []
+    for name, family in (("subagents", "sub-agents"), ("baselines", "DQN, DDQN, CDQNRP"), ("ppo", "PPO"),
+                         ("hyper", "hyper-agent")):
+        log = run_dir / f"{name}_log.jsonl"
+        if not log.exists():
+            continue
+        lines = [json.loads(x) for x in log.read_text().splitlines()]
+        members = {tuple((k, v) for k, v in x.items() if k in ("agent", "seed")) for x in lines}
+        epochs = 1 + max(x["epoch"] for x in lines)
+        if name == "subagents":
+            per_epoch = np.mean([len(labels[a.split("_")[0]]["chunks"][a.split("_")[1]]) for a in
+                                 {dict(m)["agent"] for m in members}]) * steps
+        elif name == "hyper":
+            per_epoch = rows_train - 1
+        else:
+            per_epoch = whole * steps * (config["baselines"]["ppo_passes"] if name == "ppo" else 1)
+        out.append({"learner": family, "members": len(members), "epochs": epochs,
+                    "env steps / member": int(epochs * per_epoch),
+                    "updates / member": float(sum(x["updates"] for x in lines) / len(members))})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1 seed, 1 epoch")
@@ -78,7 +108,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="where the run directories go (default: a temporary one)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="run config overrides (an ablation)")
     parser.add_argument("--name", help="suffix of the recorded table (real_markets_NAME), for an ablation")
+    parser.add_argument("--budgets", type=Path, metavar="DIR",
+                        help="only record the training budgets of the finished runs in DIR (real_markets_budgets)")
     args = parser.parse_args()
+    if args.budgets is not None:
+        rows = [{"market": m, **b} for m in args.markets if (args.budgets / m / "config.json").exists()
+                for b in training_budget(args.budgets / m)]
+        print(record("real_markets_budgets", f"Real markets: training budget per learner ({args.budgets})", rows))
+        return
     missing = [m for m in args.markets if not (SHARED / MARKETS[m][0]).exists()]
     if missing:
         raise SystemExit(f"real data not available for {missing} under {SHARED}")

@@ -30,6 +30,20 @@ def test_every_preset_loads_and_validates(name):
         assert [s.split("=")[0] for s in cfg.data.splits] == ["train", "valid", "test"]
 
 
+def test_demo_learns_with_the_fixes_and_paper_presets_stay_faithful():
+    """The learning fixes are on in demo and smoke; the paper presets keep the reference's raw
+    features, quote-currency learning scale, hyper-agent lr and selection (the library defaults)."""
+    for name in ("demo", "smoke"):
+        cfg = load_run_config(name)
+        assert cfg.data.normalize == "zscore" and cfg.hyper.lr == pytest.approx(1e-3)
+    for name in PAPER:
+        cfg = load_run_config(name, overrides=['data.inputs=["market.parquet"]'])
+        assert cfg.data.normalize == "none" and cfg.env.learn_notional is None
+        assert cfg.hyper.lr == pytest.approx(1e-4) and cfg.hyper.select_on == "return"
+    defaults = load_run_config(None)  # no preset: the library defaults are the reference's
+    assert defaults.data.normalize == "none" and defaults.hyper.lr == pytest.approx(1e-4)
+
+
 def test_paper_presets_need_real_data():
     with pytest.raises(ConfigError, match=r"option 'data.inputs'.*real 1-minute data"):
         load_run_config("paper-eth")
