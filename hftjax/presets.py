@@ -5,8 +5,8 @@
   minutes (shorter chunks, fewer epochs): the README's main job, and what ``hftjax run --data``
   uses on real files. It carries the learning fixes chosen on the validation split
   (``benchmarks/RESULTS.md``, ablations): features z-scored with training statistics
-  (``data.normalize``) and a hyper-agent learning rate of 1e-3 (the reference's 1e-4 left its
-  zero-initialised mixing layer near the equal-weight mix).
+  (``data.normalize``), and a hyper-agent learning rate of 1e-3 over 6 epochs (the reference's
+  1e-4 left its zero-initialised mixing layer near the equal-weight mix).
 - ``smoke``: tiny, for tests, with the demo's learning fixes.
 - ``paper-eth``, ``paper-btc``, ``paper-dot``, ``paper-ltc``: the reference's settings per
   market (MACROHFT.md s.1, 4, 5): the paper's date splits, max_holding (BTC 0.01, ETH 0.2,
@@ -44,7 +44,7 @@ def _with_fixes(preset: dict) -> dict:
 PRESETS: dict[str, dict] = {
     "demo": _with_fixes({"data": {"synthetic_rows": 60_000, "chunk_len": 720},
                          "subagents": {"epochs": 3, "epsilon_decay_epochs": 2, "batch_size": 256},
-                         "hyper": {"epochs": 3, "epsilon_decay_epochs": 2, "batch_size": 256}}),
+                         "hyper": {"epochs": 6, "epsilon_decay_epochs": 5, "batch_size": 256}}),
     "smoke": _with_fixes({"data": {"synthetic_rows": 12_000, "chunk_len": 240},
                           "subagents": {"epochs": 1, "hidden": 16, "batch_size": 64, "buffer_size": 20_000,
                                         "learning_starts": 100},
