@@ -27,11 +27,13 @@ from hftjax.hyper.run import train_hyper
 from hftjax.pipeline import run_pipeline
 from hftjax.run_config import load_run_config
 
+# the demo as it was before the learning fixes (the reference's inputs and hyper-agent settings)
+BEFORE = ["data.normalize=none", "hyper.lr=0.0001", "hyper.epochs=3", "hyper.epsilon_decay_epochs=2"]
 VARIANTS = {
-    "reference inputs (normalize=none)": ["data.normalize=none"],
-    "normalize=zscore": ["data.normalize=zscore"],
-    "normalize=zscore, learn_notional=100": ["data.normalize=zscore", "env.learn_notional=100"],
-    "learn_notional=100": ["data.normalize=none", "env.learn_notional=100"],
+    "reference inputs (normalize=none)": BEFORE,
+    "normalize=zscore": BEFORE + ["data.normalize=zscore"],
+    "normalize=zscore, learn_notional=100": BEFORE + ["data.normalize=zscore", "env.learn_notional=100"],
+    "learn_notional=100": BEFORE + ["env.learn_notional=100"],
 }
 HYPER_VARIANTS = {  # over the run's own hyper-agent settings
     "as trained": [],
@@ -55,7 +57,8 @@ def rows_of(variant: str, metrics: dict, wall: float) -> list[dict]:
             out.append({"variant": variant, "split": split, "strategy": label,
                         "TR %": mean_std([v["TR"] for v in values], 100), "ASR": mean_std([v["ASR"] for v in values]),
                         "trades": mean_std([v["trades"] for v in values]),
-                        "held %": mean_std([v["exposure"] for v in values], 100), "wall s": round(wall)})
+                        "held %": mean_std([v["exposure"] for v in values], 100),
+                        "wall s": round(wall) if wall == wall else "-"})
     return out
 
 
@@ -99,9 +102,13 @@ def main() -> None:
     for i, variant in enumerate(args.variants):
         seeds = [f"{s}.seeds=[0,1,2]" for s in ("subagents", "hyper")]
         t0 = time.perf_counter()
-        metrics = run_pipeline(work / f"v{list(VARIANTS).index(variant)}",
-                               load_run_config("demo", overrides=seeds + VARIANTS[variant]), progress=False)
-        rows += rows_of(variant, metrics, time.perf_counter() - t0)
+        run_dir = work / f"v{list(VARIANTS).index(variant)}"
+        done = run_dir / "results" / "summary.json"
+        if done.exists():  # a finished run is read, not resumed (its wall time is not known then)
+            rows += rows_of(variant, json.loads(done.read_text()), float("nan"))
+        else:
+            metrics = run_pipeline(run_dir, load_run_config("demo", overrides=seeds + VARIANTS[variant]), progress=False)
+            rows += rows_of(variant, metrics, time.perf_counter() - t0)
         print(*rows[-2 * len(SHOWN):], sep="\n", flush=True)
     note = f"demo preset (3 epochs, 60,000 synthetic rows, 720-row chunks), seeds 0 1 2; run dirs {work}"
     print(record("ablations", "Learning-quality ablation on the synthetic default (hftjax run, demo, 3 seeds)",
