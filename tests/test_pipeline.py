@@ -184,7 +184,7 @@ def test_readme_ablation_keeps_the_main_result(smoke_run, capsys):
 def test_hyper_divergence_names_the_seed(smoke_run, tmp_path, capsys):
     copy_subagents(smoke_run, tmp_path)
     args = [f"{k}={json.dumps(v)}" for k, v in PRESETS["smoke"]["hyper"].items()]
-    assert main(["train-hyper", str(tmp_path), "--quiet", *args, "lr=1e30"]) == 2
+    assert main(["train-hyper", str(tmp_path), "--quiet", *args, "lr=1e38"]) == 2
     err = capsys.readouterr().err
     assert "training diverged for hyper-agent seed=0 in epoch 0" in err and "no checkpoint was written" in err
     assert not (tmp_path / "hyper.json").exists() and not list((tmp_path / "hyper_checkpoints").iterdir())
@@ -229,11 +229,11 @@ def test_one_compile_covers_hyper_settings(smoke_run):
 
     subagents = load_subagents(smoke_run)
     smoke = PRESETS["smoke"]["hyper"]
-    changed = {"lr": 1e-3, "gamma": 0.9, "beta": 1.0, "alpha_memory": 0.1, "epsilon_start": 0.9,
+    changed = {"lr": 3e-3, "gamma": 0.9, "beta": 1.0, "alpha_memory": 0.1, "epsilon_start": 0.9,
                "epsilon_end": 0.1, "epsilon_decay_epochs": 2.0}
     runs = [HyperRun(subagents, load_hyper_config(**smoke)),
             HyperRun(dataclasses.replace(subagents, env=EnvConfig(fee=5e-4, max_holding=0.5)),
-                     load_hyper_config(**smoke, **changed))]
+                     load_hyper_config(**{**smoke, **changed}))]
     assert runs[0].setup == runs[1].setup
     losses = []
     for run in runs:
