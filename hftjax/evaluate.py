@@ -66,29 +66,33 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     close = table["close"].to_numpy()
     env = run.env
 
-    def scored(actions, rewards, required, **extra):
-        check_run(rewards, required, actions)
-        got = run_metrics(actions, rewards, float(required), close, env.fee, env.max_holding, env.levels)
-        return {**extra, **{k: int(v) if k == "trades" else float(v) for k, v in got.items()}}
+    def scored(actions, rewards, required, extras: list[dict]) -> list[dict]:
+        """Per run (leading axis): ``extras`` and every metric, from one vmapped call."""
+        for a, r, q in zip(actions, rewards, required):
+            check_run(r, q, a)
+        got = jax.tree.map(np.asarray, run_metrics(actions, rewards, np.asarray(required, np.float32), close,
+                                                   env.fee, env.max_holding, env.levels))
+        return [{**extra, **{k: int(v[i]) if k == "trades" else float(v[i]) for k, v in got.items()}}
+                for i, extra in enumerate(extras)]
 
+    by_seed = [{"seed": s} for s in seeds]
     series = {"macrohft": (actions, rewards), "equal_weight_mix": (eq_actions, eq_rewards)}
     period = [str(t) for t in (table["timestamp"][0], table["timestamp"][len(close) - 1])]
     metrics = {"split": split, "rows": int(len(close)), "period": period, "max_holding": env.max_holding, "fee": env.fee,
-               "macrohft": _summary([scored(actions[i], rewards[i], acc["required_money"][i], seed=s)
-                                     for i, s in enumerate(seeds)]),
-               "equal_weight_mix": _summary([scored(eq_actions[i], eq_rewards[i], eq_acc["required_money"][i], seed=s)
-                                             for i, s in enumerate(seeds)])}
+               "macrohft": _summary(scored(actions, rewards, acc["required_money"], by_seed)),
+               "equal_weight_mix": _summary(scored(eq_actions, eq_rewards, eq_acc["required_money"], by_seed))}
     for key, rates in (("best_single_subagent", valid_rates), ("oracle_single_subagent", one_acc["return_rate"])):
-        chosen = [int(np.argmax(rates[i])) for i in range(len(seeds))]
-        metrics[key] = _summary([scored(one_actions[i, j], one_rewards[i, j], one_acc["required_money"][i, j],
-                                        seed=s, agent=AGENTS[j]) for (i, s), j in zip(enumerate(seeds), chosen)])
-        series[key] = tuple(np.stack([x[i, j] for i, j in enumerate(chosen)]) for x in (one_actions, one_rewards))
+        chosen = np.argmax(rates, axis=1)
+        picked = tuple(x[np.arange(len(seeds)), chosen] for x in (one_actions, one_rewards, one_acc["required_money"]))
+        metrics[key] = _summary(scored(*picked, [{"seed": s, "agent": AGENTS[j]} for s, j in zip(seeds, chosen)]))
+        series[key] = picked[:2]
+
     def rule(key, rule_actions, rule_rewards=None, required=None):
         """A deterministic rule: its actions run through the env's accounting (``simulate``)."""
         if rule_rewards is None:
             done = simulate(close, rule_actions, fee=env.fee, max_holding=env.max_holding, levels=env.levels)
             rule_rewards, required = np.asarray(done["rewards"], np.float64), float(done["required_money"])
-        metrics[key] = scored(rule_actions, rule_rewards, required)
+        metrics[key] = scored(rule_actions[None], rule_rewards[None], [required], [{}])[0]
         series[key] = (rule_actions[None], rule_rewards[None])
 
     rule("buy_and_hold", np.full(len(close) - 1, env.levels - 1, np.int32),
@@ -102,8 +106,8 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
         b_actions, b_rewards, b_acc = jax.tree.map(np.asarray, learned_rollouts(net, params, market, run.evaluation_trading))
         for algorithm in dict.fromkeys(m["agent"] for m in members):
             rows = [i for i, m in enumerate(members) if m["agent"] == algorithm]
-            metrics[algorithm] = _summary([scored(b_actions[i], b_rewards[i], b_acc["required_money"][i],
-                                                  seed=members[i]["seed"]) for i in rows])
+            metrics[algorithm] = _summary(scored(b_actions[rows], b_rewards[rows], b_acc["required_money"][rows],
+                                                 [{"seed": members[i]["seed"]} for i in rows]))
             series[algorithm] = (b_actions[rows], b_rewards[rows])
     out = run_dir / "results"
     write_json(metrics, out / ("metrics.json" if split == "test" else f"metrics_{split}.json"))
@@ -119,12 +123,14 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
     return metrics
 
 
-@functools.partial(jax.jit, static_argnums=6)  # one compile per split length, not op by op per strategy
+@functools.partial(jax.jit, static_argnums=6)  # one compile per split length and run count
 def run_metrics(actions, rewards, required, close, fee, max_holding, levels):
-    """The paper's, the trading and the standard metrics of one run, started flat."""
-    return {**paper_metrics(rewards, required, actions, initial_action=0, minutes_per_year=MINUTES_PER_YEAR),
-            **trading_activity(actions, close, fee=fee, max_holding=max_holding, levels=levels),
-            **standard_metrics(rewards, required, MINUTES_PER_YEAR)}
+    """The paper's, the trading and the standard metrics of runs (leading axis), started flat."""
+    def one(actions, rewards, required):
+        return {**paper_metrics(rewards, required, actions, initial_action=0, minutes_per_year=MINUTES_PER_YEAR),
+                **trading_activity(actions, close, fee=fee, max_holding=max_holding, levels=levels),
+                **standard_metrics(rewards, required, MINUTES_PER_YEAR)}
+    return jax.vmap(one)(actions, rewards, required)
 
 
 @functools.partial(jax.jit, static_argnums=0)

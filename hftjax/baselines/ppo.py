@@ -24,6 +24,7 @@ import math
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from hftjax.baselines.config import BASELINES, BaselineConfig
@@ -31,13 +32,14 @@ from hftjax.baselines.learned import whole_chunks
 from hftjax.env.config import EnvConfig
 from hftjax.env.core import EnvState, observe_rows, random_start_state, step
 from hftjax.env.market import MarketData
-from hftjax.env.params import TradingSettings, episode_params
+from hftjax.env.params import TradingSettings
 from hftjax.options import compiled_part
 from hftjax.rl import keep_best, make_optimizer, set_learning_rate, update_metrics
 from hftjax.subagent.config import AGENTS, SubAgentConfig
-from hftjax.subagent.population import Setup
+from hftjax.subagent.population import Setup, padded
 from hftjax.subagent.run import PopulationTrainer
-from hftjax.subagent.validation import greedy_return_rates
+from hftjax.subagent.epoch import chunk_params
+from hftjax.subagent.validation import validate as validate_chunks
 
 
 class ActorCritic(nn.Module):
@@ -144,12 +146,9 @@ def build_ppo(cfg: BaselineConfig, learner: SubAgentConfig, levels: int, chunk_l
     setup = PPOSetup(base, cfg.ppo_envs, cfg.ppo_rollout, cfg.ppo_update_epochs, cfg.ppo_minibatches, updates,
                      learner.grad_clip)
 
-    def stacked(starts):
-        padded = jnp.zeros(max(1, len(starts)), jnp.int32).at[:len(starts)].set(jnp.asarray(starts, jnp.int32))
-        return jnp.tile(padded, (count, 1)), jnp.full((count,), len(starts), jnp.int32)
-
-    (train, num_train), (valid, num_valid) = stacked(train_starts), stacked(valid_starts)
-    spec = PPOSpec(train, num_train, valid, num_valid, ppo_hparams(cfg, learner, count))
+    (train, num_train, _), (valid, num_valid, _) = (padded([np.asarray(s)] * count) for s in (train_starts, valid_starts))
+    spec = PPOSpec(jnp.asarray(train), jnp.asarray(num_train), jnp.asarray(valid), jnp.asarray(num_valid),
+                   ppo_hparams(cfg, learner, count))
     return setup, spec, members
 
 
@@ -158,17 +157,12 @@ def ppo_keys(members: list[dict]) -> jax.Array:
                       for m in members])
 
 
-def _train_env(setup: PPOSetup, spec: PPOSpec, market: MarketData, trading: TradingSettings):
-    b = setup.base
-    return episode_params(market, trading, spec.train_starts, spec.num_train, b.chunk_len, b.levels)
-
-
 def init_member(setup: PPOSetup, key, spec: PPOSpec, market: MarketData, trading: TradingSettings) -> PPOState:
     k_net, k_env, k_run = jax.random.split(key, 3)
     params = setup.base.net.init(k_net, market.single[:1], market.trend[:1], jnp.zeros((1,), jnp.int32),
                                  method=ActorCritic.policy_value)
     opt_state = set_learning_rate(make_optimizer(setup.grad_clip).init(params), spec.hp.lr)
-    env = _train_env(setup, spec, market, trading)
+    env = chunk_params(setup.base, market, trading, spec.train_starts, spec.num_train)
     envs = jax.vmap(random_start_state, (0, None))(jax.random.split(k_env, setup.envs), env)
     return PPOState(params=params, opt_state=opt_state, envs=envs, key=k_run, epoch=jnp.int32(0),
                     best_params=params, best_score=jnp.float32(-jnp.inf), best_epoch=jnp.int32(-1))
@@ -208,7 +202,7 @@ def ppo_loss(params, net, market: MarketData, batch: Rollout, adv, returns, hp: 
 def train_epoch(setup: PPOSetup, state: PPOState, spec: PPOSpec, market: MarketData, trading: TradingSettings):
     """``setup.updates`` PPO updates of one member."""
     net, hp = setup.base.net, spec.hp
-    env = _train_env(setup, spec, market, trading)
+    env = chunk_params(setup.base, market, trading, spec.train_starts, spec.num_train)
     optimizer = make_optimizer(setup.grad_clip)
 
     def policy_value(params, envs):
@@ -264,8 +258,7 @@ def train_epoch(setup: PPOSetup, state: PPOState, spec: PPOSpec, market: MarketD
 
 def validate(setup: PPOSetup, state: PPOState, spec: PPOSpec, market: MarketData, trading: TradingSettings):
     """Keep the best params by the mean greedy return rate over the validation chunks."""
-    rates, mask = greedy_return_rates(setup.base, state.params, spec.valid_starts, spec.num_valid, market, trading)
-    score = jnp.sum(rates * mask) / jnp.sum(mask)
+    score = validate_chunks(setup.base, state, spec, market, trading)
     return keep_best(state, score, spec.num_valid > 0), score
 
 

@@ -56,7 +56,7 @@ def _chunk_starts(labels: dict, agent: str) -> np.ndarray:
     return np.asarray(labels[indicator]["chunks"][label], np.int64) * labels["chunk_len"]
 
 
-def _padded(values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
+def padded(values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
     width = max(1, max(len(v) for v in values))
     out = np.zeros((len(values), width), np.int32)
     for i, v in enumerate(values):
@@ -91,9 +91,9 @@ def population(cfg: SubAgentConfig, levels: int, net: nn.Module, members: list[d
     for m, starts in zip(members, train):
         if len(starts) == 0:
             raise ConfigError("agents", f"{m['agent']} has no training chunk: prepare more data or a shorter chunk_len")
-    train_starts, num_train, max_train = _padded(train)
-    valid_starts, num_valid, max_valid = _padded(valid)
-    train_jitter, _, _ = _padded(jitter or [np.zeros(len(t), np.int64) for t in train])
+    train_starts, num_train, max_train = padded(train)
+    valid_starts, num_valid, max_valid = padded(valid)
+    train_jitter, _, _ = padded(jitter or [np.zeros(len(t), np.int64) for t in train])
     spec = MemberSpec(train_starts=jnp.asarray(train_starts), num_train=jnp.asarray(num_train),
                       valid_starts=jnp.asarray(valid_starts), num_valid=jnp.asarray(num_valid),
                       hp=member_hparams(members), train_jitter=jnp.asarray(train_jitter))

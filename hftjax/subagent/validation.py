@@ -31,6 +31,7 @@ def greedy_return_rates(setup: Setup, params, starts, count, market: MarketData,
 
 
 def validate(setup: Setup, state: LearnerState, spec: MemberSpec, market: MarketData, trading: TradingSettings):
-    """Mean validation return rate (NaN when the label has no validation chunk)."""
+    """Mean validation return rate (NaN when the label has no validation chunk) of ``state.params``
+    over ``spec``'s validation chunks (any learner's state and spec with those fields)."""
     rates, mask = greedy_return_rates(setup, state.params, spec.valid_starts, spec.num_valid, market, trading)
     return jnp.sum(rates * mask) / jnp.sum(mask)
