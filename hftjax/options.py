@@ -148,13 +148,18 @@ def check(name: str, value, ok: Callable[[Any], bool], allowed: str) -> None:
 
 
 def coerce(name: str, value, hint):
-    """``value`` as type ``hint`` (bool, int, float, str, X | None, tuple[X, ...], tuple[X, Y])."""
+    """``value`` as type ``hint`` (bool, int, float, str, X | Y | None, tuple[X, ...], tuple[X, Y])."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return coerce(name, value, inner)
+        *first, last = [a for a in args if a is not type(None)]
+        for inner in first:  # the first type that takes the value (float | str: a number or a name)
+            try:
+                return coerce(name, value, inner)
+            except ConfigError:
+                pass
+        return coerce(name, value, last)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(name, f"must be a list, e.g. {name}=[0,1,2], got {value!r}")

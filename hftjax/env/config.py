@@ -4,6 +4,10 @@ Saved once per run and read by the sub-agents, the hyper-agent and the evaluatio
 compiled in; ``fee`` and ``max_holding`` are traced (``TradingSettings``), so changing them
 reuses the compiled programs; the teacher's fee and discount are used when loading the data.
 
+The teacher's fee. The reference's Q-teacher charges 1e-3 per traded notional, five times its
+trading fee (2e-4), so its demonstrations trade less than the market allows. ``teacher_fee``
+``"reference"`` (1e-3, the default), ``"trading"`` (the run's ``fee``) or a number.
+
 Learning scale. Rewards, the teacher's Q-values and the memory's targets are in quote currency,
 so the TD loss, the softmax inside the teacher-KL term and the memory regression all change with
 the position size and the price level, although the return rate does not. ``learn_notional``
@@ -25,11 +29,14 @@ from hftjax.env.params import LEVELS, MAX_HOLDING, TRADING_FEE, TradingSettings
 from hftjax.env.teacher import TEACHER_FEE, TEACHER_GAMMA
 from hftjax.options import HOST, TRACED, check_fields, option
 
+TEACHER_FEES = ("reference", "trading")  # the named teacher fees (see the module docstring)
+
 RULES = {
     "levels": (lambda v: v >= 2, "an integer >= 2"),
     "fee": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "max_holding": (lambda v: v > 0, "a number > 0"),
-    "teacher_fee": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "teacher_fee": (lambda v: v in TEACHER_FEES or isinstance(v, float) and 0 <= v < 1,
+                    '"reference" (1e-3), "trading" (the run\'s fee) or a number in [0, 1)'),
     "teacher_gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     "learn_notional": (lambda v: v is None or v > 0, "null (learn at max_holding, the reference) or a number > 0"),
 }
@@ -40,7 +47,7 @@ class EnvConfig:
     levels: int = option(LEVELS)                                   # K target-position levels
     fee: float = option(TRADING_FEE, TRACED)                  # on the traded notional
     max_holding: float = option(MAX_HOLDING["ETH"], TRACED)   # coins at the top level
-    teacher_fee: float = option(TEACHER_FEE, HOST)            # the Q-teacher's (the reference's 1e-3)
+    teacher_fee: float | str = option("reference", HOST)       # the Q-teacher's: reference|trading|<value>
     teacher_gamma: float = option(TEACHER_GAMMA, HOST)
     learn_notional: float | None = option(None, HOST)         # quote units of the top level while learning
 
@@ -53,10 +60,14 @@ class EnvConfig:
             return self.max_holding
         return self.learn_notional / mean_close(data_dir, "train")
 
+    def teacher_fee_rate(self) -> float:
+        """The fee the Q-teacher charges, ``teacher_fee`` resolved."""
+        return {"reference": TEACHER_FEE, "trading": self.fee}.get(self.teacher_fee, self.teacher_fee)
+
     def load(self, data_dir, split: str, episode: str = "chunk"):
         """(MarketData, labels) of a prepared split, its teacher at the learning scale."""
         return load_split(data_dir, split, max_holding=self.learning_holding(data_dir), levels=self.levels,
-                          episode=episode, teacher_fee=self.teacher_fee, gamma=self.teacher_gamma)
+                          episode=episode, teacher_fee=self.teacher_fee_rate(), gamma=self.teacher_gamma)
 
     def learning(self, data_dir) -> TradingSettings:
         """The settings the agents train and validate under."""
