@@ -39,6 +39,12 @@ def _prepare(args: argparse.Namespace) -> None:
         print(f"  {name:<6} {s['rows']:>9,} rows  {s['chunks']:>4} chunks  labels: {counts}")
 
 
+def _placement(args: argparse.Namespace):
+    from hftjax.run_config import DevicesConfig
+
+    return DevicesConfig(count=args.devices).placement()
+
+
 def _train_subagents(args: argparse.Namespace) -> None:
     from hftjax.run_config import load_run_config
     from hftjax.subagent.run import train_subagents
@@ -46,8 +52,8 @@ def _train_subagents(args: argparse.Namespace) -> None:
     mode = [f"subagents.mode={args.mode}"] if args.mode else []
     cfg = load_run_config(None, args.config, [*mode, *args.overrides], default_section="subagents",
                           only=("subagents", "env"))
-    state, trainer = train_subagents(cfg.subagents, args.data_dir, args.out, env=cfg.env,
-                                     resume_from=args.resume_from, progress=not args.quiet)
+    state, trainer = train_subagents(cfg.subagents, args.data_dir, args.out, env=cfg.env, resume_from=args.resume_from,
+                                     progress=not args.quiet, placement=_placement(args))
     for i, m in enumerate(trainer.members):
         print(f"  {m['agent']:<8} seed {m['seed']}: best epoch {int(state.best_epoch[i])}, "
               f"validation return rate {float(state.best_score[i]):+.4f}")
@@ -61,7 +67,7 @@ def _train_baselines(args: argparse.Namespace) -> None:
     cfg = load_run_config(None, args.config, args.overrides, default_section="baselines",
                           only=("baselines", "subagents", "env"))
     for state, trainer in train_baselines(cfg.baselines, cfg.subagents, args.data_dir, args.out, env=cfg.env,
-                                          progress=not args.quiet):
+                                          progress=not args.quiet, placement=_placement(args)):
         for i, m in enumerate(trainer.members):
             print(f"  {m['agent']:<8} seed {m['seed']}: best epoch {int(state.best_epoch[i])}, "
                   f"validation return rate {float(state.best_score[i]):+.4f}")
@@ -76,7 +82,8 @@ def _train_hyper(args: argparse.Namespace) -> None:
     trained = None if args.defaults else hyper_config_of(args.run_dir)
     cfg = load_run_config(None, args.config, args.overrides, base={"hyper": trained.to_json()} if trained else None,
                           default_section="hyper", only=("hyper",)).hyper
-    state, run = train_hyper(args.run_dir, cfg, out=args.out, resume_from=args.resume_from, progress=not args.quiet)
+    state, run = train_hyper(args.run_dir, cfg, out=args.out, resume_from=args.resume_from, progress=not args.quiet,
+                             placement=_placement(args))
     for i, seed in enumerate(run.cfg.seeds):
         print(f"  hyper-agent seed {seed}: best epoch {int(state.best_epoch[i])}, "
               f"validation return rate {float(state.best_score[i]):+.4f}")
@@ -110,6 +117,8 @@ def _run(args: argparse.Namespace) -> None:
     shortcuts = [f"data.inputs={json.dumps(args.data)}"] if args.data else []
     if args.seeds:
         shortcuts += [f"{section}.seeds={json.dumps(args.seeds)}" for section in ("subagents", "hyper")]
+    if args.devices is not None:
+        shortcuts.append(f"devices.count={args.devices}")
     cfg = load_run_config(args.preset, args.config, [*shortcuts, *args.overrides])
     if cfg.devices.platform:
         jax.config.update("jax_platforms", cfg.devices.platform)
@@ -176,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="sub-agent options (e.g. epochs=5 seeds=[0,1,2]) or env.KEY=VALUE (e.g. env.max_holding=0.01)")
+    p.add_argument("--devices", type=int, default=1, metavar="N",
+                   help="spread the population over the first N devices (0: all; default 1); N must divide the members")
     p.set_defaults(run=_train_subagents)
 
     p = sub.add_parser("train-baselines", help="train the learned baselines DQN, DDQN, CDQNRP and PPO on a prepared dataset")
@@ -185,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="baseline options (algorithms, hidden, window_jitter, ppo_*), subagents.KEY (the learner settings) or env.KEY")
+    p.add_argument("--devices", type=int, default=1, metavar="N",
+                   help="spread the population over the first N devices (0: all; default 1); N must divide the members")
     p.set_defaults(run=_train_baselines)
 
     p = sub.add_parser("train-hyper", help="train the hyper-agent over a run's frozen sub-agents")
@@ -196,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume-from", type=int, metavar="N", help=RESUME_HELP)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. epochs=5 memory=false seeds=[0,1,2]")
+    p.add_argument("--devices", type=int, default=1, metavar="N",
+                   help="spread the population over the first N devices (0: all; default 1); N must divide the members")
     p.set_defaults(run=_train_hyper)
 
     p = sub.add_parser("evaluate", help="paper metrics of MacroHFT and buy-and-hold on a split")
@@ -215,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default runs/<preset>)")
     p.add_argument("--seeds", type=int, nargs="+", help="agent seeds, vmapped (subagents.seeds and hyper.seeds)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--devices", type=int, metavar="N",
+                   help="spread the populations over the first N devices, 0 for all (devices.count; default 1)")
     p.add_argument("overrides", nargs="*", metavar="section.key=value", help="e.g. hyper.lr=3e-4 env.fee=0.0004")
     p.set_defaults(run=_run)
 

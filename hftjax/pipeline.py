@@ -45,10 +45,12 @@ def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: 
             prepare(inputs, out / "data", PrepareConfig(
                 features=data.features, chunk_len=data.chunk_len, gap_policy=data.gap_policy,
                 max_ffill_minutes=data.max_ffill, normalize=data.normalize, splits=parse_splits(list(data.splits)) if data.splits else None))
-        train_subagents(config.subagents, out / "data", out, env=config.env, progress=progress)
+        placement = config.devices.placement()
+        train_subagents(config.subagents, out / "data", out, env=config.env, progress=progress, placement=placement)
         if config.baselines.algorithms:
-            train_baselines(config.baselines, config.subagents, out / "data", out, env=config.env, progress=progress)
-        train_hyper(out, config.hyper, progress=progress)
+            train_baselines(config.baselines, config.subagents, out / "data", out, env=config.env, progress=progress,
+                            placement=placement)
+        train_hyper(out, config.hyper, progress=progress, placement=placement)
         metrics = {split: evaluate(out, split) for split in config.evaluation.splits}
         write_json(metrics, out / "results" / "summary.json")
     return metrics

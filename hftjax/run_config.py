@@ -22,6 +22,7 @@ from hftjax.hyper.config import HyperConfig
 from hftjax.options import HOST, check, check_fields, option, parse_override, read_config_file
 from hftjax.prepare import CHUNK_LEN
 from hftjax.presets import PRESETS
+from hftjax.sharding import Placement
 from hftjax.splits import parse_splits
 from hftjax.subagent.config import SubAgentConfig, with_mode_defaults
 
@@ -68,9 +69,14 @@ class EvaluationConfig:
 @dataclasses.dataclass(frozen=True)
 class DevicesConfig:
     platform: str = option("", HOST)  # "": JAX's default; cpu, cuda, rocm or tpu
+    count: int = option(1, HOST)      # devices the populations spread over: 1, N, or 0 for all (hftjax.sharding)
 
     def __post_init__(self):
-        check_fields(self, {"platform": (lambda v: v in ("", "cpu", "cuda", "rocm", "tpu"), "'', cpu, cuda, rocm or tpu")})
+        check_fields(self, {"platform": (lambda v: v in ("", "cpu", "cuda", "rocm", "tpu"), "'', cpu, cuda, rocm or tpu"),
+                            "count": (lambda v: v >= 0, "an integer >= 0 (0: every device)")})
+
+    def placement(self) -> Placement:
+        return Placement.over(self.count)
 
 
 SECTIONS = {"data": DataConfig, "env": EnvConfig, "subagents": SubAgentConfig, "baselines": BaselineConfig,

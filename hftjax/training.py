@@ -24,6 +24,7 @@ import numpy as np
 
 from hftjax.checkpoint import Checkpoints, resume, truncate_log
 from hftjax.errors import DivergenceError
+from hftjax.sharding import host_values
 
 
 class LossWarning(RuntimeWarning):
@@ -65,10 +66,9 @@ def run_loop(loop: Loop, fresh, epoch_fn: Callable, *, stop_after: int | None = 
             epochs = tqdm(epochs, initial=start, total=loop.epochs, desc=f"{loop.what}s", unit="epoch")
         for epoch in epochs:
             state, metrics = epoch_fn(state)
-            metrics = jax.tree.map(np.asarray, metrics)
+            metrics, best_epoch, best_score = host_values((metrics, state.best_epoch, state.best_score))
             lines = [{"epoch": epoch, **member, **{k: json_value(v[i]) for k, v in metrics.items()},
-                      "best_epoch": int(state.best_epoch[i]),
-                      "best_valid_score": json_value(state.best_score[i])}
+                      "best_epoch": int(best_epoch[i]), "best_valid_score": json_value(best_score[i])}
                      for i, member in enumerate(loop.members)]
             with open(loop.log, "a") as f:
                 f.writelines(json.dumps(line, allow_nan=False) + "\n" for line in lines)
@@ -87,8 +87,8 @@ def run_loop(loop: Loop, fresh, epoch_fn: Callable, *, stop_after: int | None = 
 def check_divergence(loop: Loop, epoch: int, params, metrics: dict, checkpoints: Checkpoints) -> None:
     """Raise for the first member with a non-finite update or parameter; warn on large losses."""
     count = len(loop.members)
-    finite_params = np.all([np.isfinite(np.asarray(x)).reshape(count, -1).all(axis=1)
-                            for x in jax.tree.leaves(params)], axis=0)
+    finite_params = np.all([np.isfinite(x).reshape(count, -1).all(axis=1)
+                            for x in jax.tree.leaves(host_values(params))], axis=0)
     for i in range(count):
         problems = []
         if metrics["nonfinite"][i] > 0:

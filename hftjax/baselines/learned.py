@@ -27,6 +27,7 @@ from hftjax.env.config import EnvConfig
 from hftjax.nn import Linear
 from hftjax.subagent.config import AGENTS, HPARAMS, SubAgentConfig
 from hftjax.subagent.population import member_keys, population
+from hftjax.sharding import Placement
 from hftjax.subagent.run import PopulationTrainer
 
 
@@ -72,5 +73,6 @@ def baseline_keys(members: list[dict]):
     return member_keys(members, BASELINES, offset=len(AGENTS))
 
 
-def dqn_trainer(cfg: BaselineConfig, learner: SubAgentConfig, env: EnvConfig, data_dir: str | Path) -> PopulationTrainer:
-    return PopulationTrainer(env, data_dir, functools.partial(build_baselines, cfg, learner), baseline_keys)
+def dqn_trainer(cfg: BaselineConfig, learner: SubAgentConfig, env: EnvConfig, data_dir: str | Path,
+                placement: Placement = Placement()) -> PopulationTrainer:
+    return PopulationTrainer(env, data_dir, functools.partial(build_baselines, cfg, learner), baseline_keys, placement)

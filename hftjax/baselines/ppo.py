@@ -37,6 +37,7 @@ from hftjax.options import compiled_part
 from hftjax.rl import keep_best, make_optimizer, set_learning_rate, update_metrics
 from hftjax.subagent.config import AGENTS, SubAgentConfig
 from hftjax.subagent.population import Setup, padded
+from hftjax.sharding import Placement
 from hftjax.subagent.run import PopulationTrainer
 from hftjax.subagent.epoch import chunk_params
 from hftjax.subagent.validation import validate as validate_chunks
@@ -271,11 +272,12 @@ def build(cfg: BaselineConfig, learner: SubAgentConfig, levels: int, train_label
 class PPOTrainer(PopulationTrainer):
     """The seeds' PPO members, trained and validated by one jitted call each per epoch."""
 
-    def __init__(self, cfg: BaselineConfig, learner: SubAgentConfig, env: EnvConfig, data_dir):
-        super().__init__(env, data_dir, functools.partial(build, cfg, learner), ppo_keys)
+    def __init__(self, cfg: BaselineConfig, learner: SubAgentConfig, env: EnvConfig, data_dir,
+                 placement: Placement = Placement()):
+        super().__init__(env, data_dir, functools.partial(build, cfg, learner), ppo_keys, placement)
 
     def init(self):
-        return population_init(self.setup, self.keys(self.members), self.spec, self.train_market, self.trading)
+        return population_init(self.setup, self.keys(), self.spec, self.train_market, self.trading)
 
     def epoch(self, state):
         state, metrics = population_epoch(self.setup, state, self.spec, self.train_market, self.trading)

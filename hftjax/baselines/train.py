@@ -12,6 +12,7 @@ from hftjax.baselines.learned import MLPQNet, dqn_trainer
 from hftjax.baselines.ppo import ActorCritic, PPOTrainer
 from hftjax.checkpoint import restore_best
 from hftjax.env.config import EnvConfig
+from hftjax.sharding import Placement
 from hftjax.subagent.config import SubAgentConfig
 from hftjax.subagent.run import train_population
 
@@ -23,7 +24,8 @@ FAMILIES = {
 
 
 def train_baselines(cfg: BaselineConfig, learner: SubAgentConfig, data_dir: str | Path, run_dir: str | Path, *,
-                    env: EnvConfig = EnvConfig(), progress: bool = True) -> list[tuple[object, object]]:
+                    env: EnvConfig = EnvConfig(), progress: bool = True,
+                    placement: Placement = Placement()) -> list[tuple[object, object]]:
     """Train (or resume) every learned baseline of ``cfg`` into ``run_dir``; returns each
     family's (final state, trainer)."""
     done = []
@@ -31,7 +33,7 @@ def train_baselines(cfg: BaselineConfig, learner: SubAgentConfig, data_dir: str 
         algorithms = chosen(cfg)
         if algorithms:
             done.append(train_population(
-                name, "baseline", lambda: make(cfg, learner, env, data_dir),
+                name, "baseline", lambda: make(cfg, learner, env, data_dir, placement),
                 {"baselines": cfg.to_json(), "learner": learner.to_json()},
                 [{"agent": a, "seed": s} for a in algorithms for s in learner.seeds], learner, env, data_dir, run_dir,
                 progress=progress))

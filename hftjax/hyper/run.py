@@ -16,15 +16,16 @@ from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.trainer import HyperRun
 from hftjax.io import write_json
 from hftjax.rundir import claim_run_dir, run_lock
+from hftjax.sharding import Placement
 from hftjax.training import Loop, run_loop
 
 
 def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, out: str | Path | None = None,
                 stop_after: int | None = None, resume_from: int | None = None,
-                progress: bool = True) -> tuple[object, HyperRun]:
+                progress: bool = True, placement: Placement = Placement()) -> tuple[object, HyperRun]:
     """Train (or resume) the hyper-agent over the sub-agents of ``run_dir``, writing into ``out``
     (default: ``run_dir`` itself; another directory keeps an ablation beside the main result)."""
-    run = HyperRun(load_subagents(run_dir), cfg)
+    run = HyperRun(load_subagents(run_dir), cfg, placement)
     out = claim_run_dir(run_dir if out is None else out)
     with run_lock(out):
         loop = Loop("hyper-agent", out / "hyper_checkpoints", out / "hyper_log.jsonl", cfg.to_json(), cfg.epochs,

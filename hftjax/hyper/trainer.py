@@ -16,19 +16,21 @@ from hftjax.hyper.subq import sub_q_table
 from hftjax.metrics import paper_metrics
 from hftjax.options import compiled_part
 from hftjax.rl import keep_best
+from hftjax.sharding import Placement
 from hftjax.subagent.population import subagent_net
 
 
 class HyperRun:
     """Everything the hyper-agent of ``cfg`` needs from a sub-agent run (``hyper.artifacts.SubAgentRun``)."""
 
-    def __init__(self, subagents, cfg: HyperConfig):
+    def __init__(self, subagents, cfg: HyperConfig, placement: Placement = Placement()):
         self.subagents = subagents
         self.cfg = cfg
+        self.placement = placement  # the seeds over devices
         self.env: EnvConfig = subagents.env
         self.setup = HyperSetup(compiled_part(cfg), self.env.levels)
-        self.hp = seed_hparams(cfg)
-        self.trading = self.env.learning(subagents.data_dir)  # training and validation
+        self.hp = placement.members(seed_hparams(cfg))
+        self.trading = placement.replicated(self.env.learning(subagents.data_dir))  # training and validation
         self.evaluation_trading = self.env.trading()
         self.sub_params = jax.tree.map(lambda *x: jnp.stack(x), *[subagents.for_seed(s) for s in cfg.seeds])
         self.sub_net = subagent_net(subagents.cfg, self.env.levels)
@@ -40,13 +42,13 @@ class HyperRun:
             market, _ = self.env.load(self.subagents.data_dir, split, episode="split")
             tables = jnp.stack([sub_q_table(self.sub_net, jax.tree.map(lambda x: x[i], self.sub_params), market)
                                 for i in range(len(self.cfg.seeds))])
-            self._markets[split] = (market, tables)
+            self._markets[split] = (self.placement.replicated(market), self.placement.members(tables))
         return self._markets[split]
 
     def init(self):
         market, _ = self.market("train")
         keys = jnp.stack([jax.random.fold_in(jax.random.key(s), 1_000_003) for s in self.cfg.seeds])
-        return hyper_init(self.setup, keys, self.hp, market)
+        return hyper_init(self.setup, self.placement.members(keys), self.hp, market)
 
     def epoch(self, state):
         market, tables = self.market("train")

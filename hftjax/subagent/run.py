@@ -19,6 +19,7 @@ from hftjax.env.config import EnvConfig
 from hftjax.errors import RunDirError
 from hftjax.io import write_json
 from hftjax.rundir import claim_run_dir, run_lock
+from hftjax.sharding import Placement
 from hftjax.subagent.config import SubAgentConfig
 from hftjax.subagent.epoch import train_epoch
 from hftjax.subagent.population import build_population, init_member, member_keys
@@ -30,17 +31,20 @@ from hftjax.training import Loop, run_loop
 class PopulationTrainer:
     """Markets, population spec and the compiled epoch/validation functions of one run;
     ``build(levels, train_labels, valid_labels) -> (setup, spec, members)`` makes the members,
-    ``keys`` their random keys."""
+    ``keys`` their random keys; ``placement`` spreads the members over devices."""
 
-    def __init__(self, env: EnvConfig, data_dir: str | Path, build, keys=member_keys):
-        self.train_market, train_labels = env.load(data_dir, "train")
-        self.valid_market, valid_labels = env.load(data_dir, "valid")
-        self.trading = env.learning(data_dir)
-        self.setup, self.spec, self.members = build(env.levels, train_labels, valid_labels)
-        self.keys = keys
+    def __init__(self, env: EnvConfig, data_dir: str | Path, build, keys=member_keys,
+                 placement: Placement = Placement()):
+        train_market, train_labels = env.load(data_dir, "train")
+        valid_market, valid_labels = env.load(data_dir, "valid")
+        self.train_market, self.valid_market, self.trading = placement.replicated(
+            (train_market, valid_market, env.learning(data_dir)))
+        self.setup, spec, self.members = build(env.levels, train_labels, valid_labels)
+        self.spec = placement.members(spec)
+        self.keys = lambda: placement.members(keys(self.members))
 
     def init(self):
-        return population_init(self.setup, self.keys(self.members), self.spec.hp, self.train_market)
+        return population_init(self.setup, self.keys(), self.spec.hp, self.train_market)
 
     def epoch(self, state):
         """Train every member one epoch, then validate and keep each member's best params."""
@@ -50,8 +54,8 @@ class PopulationTrainer:
 
 
 class SubAgentTrainer(PopulationTrainer):
-    def __init__(self, cfg: SubAgentConfig, env: EnvConfig, data_dir: str | Path):
-        super().__init__(env, data_dir, functools.partial(build_population, cfg))
+    def __init__(self, cfg: SubAgentConfig, env: EnvConfig, data_dir: str | Path, placement: Placement = Placement()):
+        super().__init__(env, data_dir, functools.partial(build_population, cfg), placement=placement)
 
 
 # Module-level with the (hashable) Setup static: trainers of the same shape share one compile.
@@ -96,10 +100,10 @@ def member_ids(cfg: SubAgentConfig) -> list[dict]:
 
 def train_subagents(cfg: SubAgentConfig, data_dir: str | Path, run_dir: str | Path, *,
                     env: EnvConfig = EnvConfig(), stop_after: int | None = None, resume_from: int | None = None,
-                    progress: bool = True) -> tuple[object, SubAgentTrainer]:
+                    progress: bool = True, placement: Placement = Placement()) -> tuple[object, SubAgentTrainer]:
     """Train (or resume) the sub-agent population; ``stop_after`` ends after that many epochs in
     total (used to test resuming). Returns the final population state and the trainer."""
-    return train_population("subagents", "sub-agent", lambda: SubAgentTrainer(cfg, env, data_dir), cfg.to_json(),
+    return train_population("subagents", "sub-agent", lambda: SubAgentTrainer(cfg, env, data_dir, placement), cfg.to_json(),
                             member_ids(cfg), cfg, env, data_dir, run_dir, stop_after=stop_after,
                             resume_from=resume_from, progress=progress)
 
