@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.common import environment, record
-from hftjax.hyper.memory import Memory, memory_step
+from hftjax.hyper.memory import Memory, memory_init, memory_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from memory_oracle import ReferenceStyleMemory  # noqa: E402  the reference-style loop
@@ -42,8 +42,9 @@ def stream(n: int, seed: int):
 
 def full_memory(seed: int) -> Memory:
     key, action, q, row, prev = stream(CAPACITY, seed)
-    return Memory(key=jnp.asarray(key), action=jnp.asarray(action), q=jnp.asarray(q), row=jnp.asarray(row),
-                  prev_action=jnp.asarray(prev), insert=jnp.int32(0), count=jnp.int32(CAPACITY))
+    return memory_init(CAPACITY, DIM).replace(
+        key=jnp.asarray(key), norm=jnp.asarray((key * key).sum(axis=1)), action=jnp.asarray(action),
+        q=jnp.asarray(q), row=jnp.asarray(row), prev_action=jnp.asarray(prev), count=jnp.int32(CAPACITY))
 
 
 def reference_ms(steps: int) -> tuple[float, list[float]]:

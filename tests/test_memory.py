@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hftjax.hyper.memory import (memory_add, memory_init, memory_lookup, memory_neighbours, memory_reencode,
-                                 memory_step)
+from hftjax.hyper.memory import (memory_add, memory_flush, memory_init, memory_lookup, memory_neighbours,
+                                 memory_reencode, memory_step)
 from memory_oracle import OracleMemory
 
 C, D, K = 16, 8, 5
@@ -50,6 +50,7 @@ def check_against_oracle(memory, oracle, stream, cases):
 
 def check_ring(memory, oracle):
     """The ring's contents, read oldest first from the write position, are the oracle's deque."""
+    memory = memory_flush(memory)
     order = [(int(memory.insert) + j) % C for j in range(C)] if len(oracle.entries) == C else range(len(oracle.entries))
     assert int(memory.count) == len(oracle.entries)
     for slot, entry in zip(order, oracle.entries):
@@ -148,8 +149,8 @@ def test_reencode_then_continue_matches_oracle():
     stream = random_stream(120, seed=7)
     memory, oracle, cases = memory_init(C, D), OracleMemory(C, K), collections.Counter()
     memory = check_against_oracle(memory, oracle, [x[:50] for x in stream], cases)
-    before = memory
-    memory = memory_reencode(memory, encode(memory.row, memory.prev_action))
+    before = memory_flush(memory)
+    memory = memory_reencode(memory, encode)
     oracle.reencode(lambda r, p: encode(r, p))
     for name in ("action", "q", "row", "prev_action", "insert", "count"):
         np.testing.assert_array_equal(np.asarray(getattr(memory, name)), np.asarray(getattr(before, name)))
@@ -158,7 +159,7 @@ def test_reencode_then_continue_matches_oracle():
     memory = check_against_oracle(memory, oracle, [x[50:] for x in stream], cases)
     check_ring(memory, oracle)
     with pytest.raises(ValueError):
-        memory_reencode(memory, np.zeros((C, D + 1), np.float32))
+        memory_reencode(memory, lambda row, prev: np.zeros((C, D + 1), np.float32))
 
 
 def scan_steps(memory, stream):
@@ -214,3 +215,17 @@ def test_reference_style_loop_matches_oracle():
         for xs in zip(*stream):
             want, _ = oracle.step(*xs)
             assert ref.step(*xs) == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
+def test_scanned_steps_update_the_ring_in_place():
+    """Inside a ``lax.scan`` no step copies the ring (the pending-entry design, module doc): the
+    only copy of the (C, D) keys in the compiled program is the scan's input, outside the loop."""
+    capacity, dim = 512, 64
+    stream = tuple(map(jnp.asarray, random_stream(8, seed=1)))
+    stream = (jnp.zeros((8, dim)),) + stream[1:]
+
+    def run(memory, xs):
+        return jax.lax.scan(lambda m, x: memory_step(m, *x, k=K)[::-1], memory, xs)
+    text = jax.jit(run).lower(memory_init(capacity, dim), stream).compile().as_text()
+    copies = [line for line in text.splitlines() if " copy(" in line and f"f32[{capacity},{dim}]" in line]
+    assert len(copies) <= 1, copies

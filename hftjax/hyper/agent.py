@@ -22,7 +22,7 @@ from hftjax.env.core import Observation, accounts, observe_rows, start_state, tr
 from hftjax.env.market import MarketData
 from hftjax.env.params import EnvParams, TradingSettings, split_params
 from hftjax.hyper.config import HyperConfig
-from hftjax.hyper.memory import memory_init, memory_reencode, memory_step
+from hftjax.hyper.memory import memory_flush, memory_full, memory_init, memory_reencode, memory_step
 from hftjax.hyper.network import HyperAgentNet, mix_q
 from hftjax.options import traced_leaves
 from hftjax.replay import replay_add
@@ -95,8 +95,8 @@ def hyper_epoch(setup: HyperSetup, state: LearnerState, hp: HParams, table, mark
             after, reward, done, _ = transition(envs, action, env)
             own_q = reward + hp.gamma * (1.0 - done) * q_fn(params, observe_rows(market, after.row[None], action[None]))[0].max()
             if c.memory:
-                q_memory, stepped = memory_step(memory, keys[0], action, own_q, envs.row, envs.prev_action, k=c.top_k)
-                memory = tree_select(active, stepped, memory)
+                q_memory, memory = memory_step(memory, keys[0], action, own_q, envs.row, envs.prev_action, k=c.top_k,
+                                               active=active)
             else:
                 q_memory = own_q
             item = Transition(envs.row, envs.prev_action, action, reward, done, q_memory)
@@ -108,9 +108,12 @@ def hyper_epoch(setup: HyperSetup, state: LearnerState, hp: HParams, table, mark
     def refresh(params, carry):
         """The reference re-encodes every key once the memory is full."""
         envs, memory = carry
-        obs = observe_rows(market, memory.row, memory.prev_action)
-        fresh = net.apply(params, obs.single, obs.trend, obs.prev_action, method=HyperAgentNet.encode)
-        return envs, tree_select(memory.count == memory.capacity, memory_reencode(memory, fresh), memory)
+
+        def encode(row, prev_action):
+            obs = observe_rows(market, row, prev_action)
+            return net.apply(params, obs.single, obs.trend, obs.prev_action, method=HyperAgentNet.encode)
+        memory = memory_flush(memory)
+        return envs, tree_select(memory_full(memory), memory_reencode(memory, encode), memory)
 
     def loss_fn(params, target, batch):
         return ddqn_loss(params, target, q_fn, market, batch, hp, memory_term=c.memory)
