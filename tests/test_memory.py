@@ -159,7 +159,7 @@ def test_reencode_then_continue_matches_oracle():
     memory = check_against_oracle(memory, oracle, [x[50:] for x in stream], cases)
     check_ring(memory, oracle)
     with pytest.raises(ValueError):
-        memory_reencode(memory, lambda row, prev: np.zeros((C, D + 1), np.float32))
+        memory_reencode(memory, lambda row, prev: np.zeros((C + 1, D + 1), np.float32))
 
 
 def scan_steps(memory, stream):
@@ -192,7 +192,7 @@ def test_vmap_over_memories_matches_a_loop():
     batched = jax.tree.map(lambda *x: jnp.stack(x), *[tuple(map(jnp.asarray, s)) for s in streams])
     memories = jax.vmap(lambda _: memory_init(C, D))(jnp.arange(3))
     finals, outs = jax.jit(jax.vmap(scan_steps))(memories, batched)
-    assert finals.key.shape == (3, C, D)
+    assert finals.key.shape == (3, C + 1, D)  # and the scratch slot
     for s, stream in enumerate(streams):
         oracle, memory = OracleMemory(C, K), memory_init(C, D)
         for t, xs in enumerate(zip(*stream)):
@@ -217,15 +217,22 @@ def test_reference_style_loop_matches_oracle():
             assert ref.step(*xs) == pytest.approx(want, rel=1e-12, abs=1e-12)
 
 
-def test_scanned_steps_update_the_ring_in_place():
-    """Inside a ``lax.scan`` no step copies the ring (the pending-entry design, module doc): the
-    only copy of the (C, D) keys in the compiled program is the scan's input, outside the loop."""
+@pytest.mark.parametrize("seeds", [None, 3])
+def test_scanned_steps_update_the_ring_in_place(seeds):
+    """Inside a ``lax.scan``, alone or vmapped over seeds, no step copies the ring (the
+    pending-entry design, module doc): the only copy of the keys in the compiled program is of
+    the scan's input, outside the loop."""
     capacity, dim = 512, 64
     stream = tuple(map(jnp.asarray, random_stream(8, seed=1)))
     stream = (jnp.zeros((8, dim)),) + stream[1:]
 
     def run(memory, xs):
         return jax.lax.scan(lambda m, x: memory_step(m, *x, k=K)[::-1], memory, xs)
-    text = jax.jit(run).lower(memory_init(capacity, dim), stream).compile().as_text()
-    copies = [line for line in text.splitlines() if " copy(" in line and f"f32[{capacity},{dim}]" in line]
+    memory = memory_init(capacity, dim)
+    if seeds:
+        run = jax.vmap(run)
+        memory, stream = jax.tree.map(lambda x: jnp.stack([x] * seeds), (memory, stream))
+    text = jax.jit(run).lower(memory, stream).compile().as_text()
+    shape = "f32[" + ",".join(map(str, memory.key.shape)) + "]"
+    copies = [line for line in text.splitlines() if " copy(" in line and shape in line]
     assert len(copies) <= 1, copies

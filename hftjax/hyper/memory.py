@@ -20,7 +20,10 @@ copy the whole ring (1.1 MB at the reference's size) every step. So ``memory_ste
 first and reads after: its new entry waits in ``pending`` and enters the ring at the start of
 the next step (``memory_flush``), before that step's query, which therefore sees exactly the
 entries the reference's would. Every other function flushes first, so a memory with a pending
-entry behaves as one without.
+entry behaves as one without. The arrays hold one row more than the capacity, a scratch slot
+that the flush writes to when nothing is pending and that queries never see: a write to a
+computed slot stays in place under ``vmap``, where a conditional write would become a select
+over the whole ring.
 
 The nearest entries are found in two passes: the squared distance as ``|a|^2 - 2 a.b`` (one
 matrix-vector product over cached key norms, the same ``|b|^2`` dropped) keeps the
@@ -48,12 +51,12 @@ CANDIDATES = 4  # the fast pass keeps k * CANDIDATES entries for the exact one
 
 @struct.dataclass
 class Memory:
-    key: jax.Array          # (C, D) float32 encodings (the hyper-agent's 2H vector x)
-    norm: jax.Array         # (C,) float32 |key|^2 of each entry (the fast pass of the query)
-    action: jax.Array       # (C,) int32 action taken
-    q: jax.Array            # (C,) float32 the step's own q target
-    row: jax.Array          # (C,) int32 market row of the state (for re-encoding)
-    prev_action: jax.Array  # (C,) int32 previous action of the state (for re-encoding)
+    key: jax.Array          # (C+1, D) float32 encodings (the hyper-agent's 2H vector x); row C: scratch
+    norm: jax.Array         # (C+1,) float32 |key|^2 of each entry (the fast pass of the query)
+    action: jax.Array       # (C+1,) int32 action taken
+    q: jax.Array            # (C+1,) float32 the step's own q target
+    row: jax.Array          # (C+1,) int32 market row of the state (for re-encoding)
+    prev_action: jax.Array  # (C+1,) int32 previous action of the state (for re-encoding)
     insert: jax.Array       # () int32 next write position (= the oldest entry once full)
     count: jax.Array        # () int32 filled entries (<= C)
     pending: tuple          # (key (D,), action, q, row, prev_action): the newest entry, not yet in the ring
@@ -61,7 +64,7 @@ class Memory:
 
     @property
     def capacity(self) -> int:
-        return self.key.shape[-2]
+        return self.key.shape[-2] - 1
 
     @property
     def dim(self) -> int:
@@ -75,27 +78,30 @@ def _entry(key, action, q, row, prev_action) -> tuple:
 
 def memory_init(capacity: int = CAPACITY, dim: int = 64) -> Memory:
     """An empty ring of ``capacity`` entries with ``dim``-dimensional keys."""
-    zeros_i = jnp.zeros((capacity,), jnp.int32)
-    return Memory(key=jnp.zeros((capacity, dim), jnp.float32), norm=jnp.zeros((capacity,), jnp.float32),
-                  action=zeros_i, q=jnp.zeros((capacity,), jnp.float32), row=zeros_i, prev_action=zeros_i,
+    zeros = lambda dtype, *shape: jnp.zeros((capacity + 1, *shape), dtype)  # noqa: E731  (distinct buffers)
+    return Memory(key=zeros(jnp.float32, dim), norm=zeros(jnp.float32), action=zeros(jnp.int32), q=zeros(jnp.float32),
+                  row=zeros(jnp.int32), prev_action=zeros(jnp.int32),
                   insert=jnp.int32(0), count=jnp.int32(0), pending=_entry(jnp.zeros(dim), 0, 0.0, 0, 0),
                   waiting=jnp.bool_(False))
 
 
-def _write(memory: Memory, key, action, q, row, prev_action) -> Memory:
-    """Write one entry at the insert position, overwriting the oldest when full."""
-    i = memory.insert
+def _write(memory: Memory, entry: tuple, real=True) -> Memory:
+    """Write ``entry`` at the insert position, overwriting the oldest when full; with ``real``
+    false, into the scratch slot instead (nothing changes)."""
+    real = jnp.asarray(real, jnp.bool_)
+    i = jnp.where(real, memory.insert, memory.capacity)
+    key, action, q, row, prev_action = entry
     put = lambda buf, x: jax.lax.dynamic_update_index_in_dim(buf, x, i, 0)  # noqa: E731
     return memory.replace(key=put(memory.key, key), norm=put(memory.norm, jnp.sum(key * key)),
                           action=put(memory.action, action), q=put(memory.q, q), row=put(memory.row, row),
-                          prev_action=put(memory.prev_action, prev_action), insert=(i + 1) % memory.capacity,
-                          count=jnp.minimum(memory.count + 1, memory.capacity))
+                          prev_action=put(memory.prev_action, prev_action),
+                          insert=jnp.where(real, (memory.insert + 1) % memory.capacity, memory.insert),
+                          count=jnp.minimum(memory.count + real, memory.capacity))
 
 
 def memory_flush(memory: Memory) -> Memory:
     """The pending entry, if any, written into the ring."""
-    return jax.lax.cond(memory.waiting, lambda m: _write(m, *m.pending).replace(waiting=jnp.bool_(False)),
-                        lambda m: m, memory)
+    return _write(memory, memory.pending, memory.waiting).replace(waiting=jnp.bool_(False))
 
 
 def memory_full(memory: Memory) -> jax.Array:
@@ -105,6 +111,7 @@ def memory_full(memory: Memory) -> jax.Array:
 
 def _neighbours(memory: Memory, key, k: int) -> tuple[jax.Array, jax.Array]:
     approx = memory.norm - 2.0 * jnp.dot(memory.key, key, precision=jax.lax.Precision.HIGHEST)
+    approx = jnp.where(jnp.arange(memory.capacity + 1) < memory.capacity, approx, jnp.inf)  # not the scratch slot
     _, candidates = jax.lax.top_k(-approx, min(k * CANDIDATES, memory.capacity))
     candidates = jnp.sort(candidates)  # slot order: exact ties keep the lowest slots
     diff = memory.key[candidates] - key
@@ -141,7 +148,7 @@ def memory_lookup(memory: Memory, key, action, own_q, k: int = TOP_K) -> jax.Arr
 
 def memory_add(memory: Memory, key, action, q, row, prev_action) -> Memory:
     """Write one entry at the insert position, overwriting the oldest when full."""
-    return _write(memory_flush(memory), *_entry(key, action, q, row, prev_action))
+    return _write(memory_flush(memory), _entry(key, action, q, row, prev_action))
 
 
 def memory_step(memory: Memory, key, action, own_q, row, prev_action, k: int = TOP_K,
@@ -155,8 +162,8 @@ def memory_step(memory: Memory, key, action, own_q, row, prev_action, k: int = T
 
 
 def memory_reencode(memory: Memory, encode) -> Memory:
-    """Every key replaced by ``encode(row, prev_action)`` ((C,) each -> (C, D)): the entries
-    re-encoded by the current network."""
+    """Every key replaced by ``encode(row, prev_action)`` ((C+1,) each -> (C+1, D), the scratch
+    slot included): the entries re-encoded by the current network."""
     memory = memory_flush(memory)
     keys = jnp.asarray(encode(memory.row, memory.prev_action), jnp.float32)
     if keys.shape != memory.key.shape:
