@@ -130,17 +130,30 @@ def _run(args: argparse.Namespace) -> None:
 
 BENCHMARKS = {"env": "env_throughput", "synth": "synth_throughput", "train": "train_throughput",
               "subagent-quality": "subagent_quality", "memory": "memory_latency", "hyper": "hyper_throughput",
-              "hyper-comparison": "hyper_comparison", "real-markets": "real_markets"}
+              "scaling": "scaling", "hyper-comparison": "hyper_comparison", "real-markets": "real_markets"}
+# ``bench all``: every throughput benchmark, with the arguments its --quick run takes
+THROUGHPUT_QUICK = {"env": ["--quick"], "synth": [], "train": ["--rows", "6000", "--seeds", "2"],
+                    "memory": ["--quick"], "hyper": ["--rows", "12000"], "scaling": ["--quick"]}
 
 
 def _bench(args: argparse.Namespace) -> None:
-    """``python -m benchmarks.<name>`` in the source checkout, passing the remaining arguments."""
+    """``python -m benchmarks.<name>`` in the source checkout, passing the remaining arguments;
+    ``all`` runs every throughput benchmark (``--quick``: each at its smoke size)."""
     root = Path(__file__).resolve().parents[1]
-    if not (root / "benchmarks" / f"{BENCHMARKS[args.name]}.py").exists():
+    if not (root / "benchmarks" / "common.py").exists():
         raise ConfigError("bench", f"benchmarks/ not found next to {root / 'hftjax'}: run from a source checkout")
-    done = subprocess.run([sys.executable, "-m", f"benchmarks.{BENCHMARKS[args.name]}", *args.args], cwd=root)
-    if done.returncode:
-        raise SystemExit(done.returncode)
+    if args.name == "all":
+        unknown = [a for a in args.args if a != "--quick"]
+        if unknown:
+            raise ConfigError("bench all", f"takes only --quick, not {' '.join(unknown)}")
+        runs = [(name, THROUGHPUT_QUICK[name] if args.args else []) for name in THROUGHPUT_QUICK]
+    else:
+        runs = [(args.name, args.args)]
+    for name, extra in runs:
+        print(f"hftjax bench {name} {' '.join(extra)}".rstrip(), flush=True)
+        done = subprocess.run([sys.executable, "-m", f"benchmarks.{BENCHMARKS[name]}", *extra], cwd=root)
+        if done.returncode:
+            raise SystemExit(done.returncode)
 
 
 RESUME_HELP = "resume from the checkpoint after N epochs (0: start over); later checkpoints are moved aside"
@@ -236,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_run)
 
     p = sub.add_parser("bench", help="run a benchmark (writes JSON and benchmarks/RESULTS.md)")
-    p.add_argument("name", choices=sorted(BENCHMARKS))
+    p.add_argument("name", choices=["all", *sorted(BENCHMARKS)],
+                   help="all: every throughput benchmark (env, synth, train, memory, hyper, scaling); all --quick: each at smoke size")
     p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark script (e.g. --quick)")
     p.set_defaults(run=_bench)
     return parser
