@@ -139,8 +139,8 @@ def collect_then_learn(schedule: Schedule, loss_fn: Callable, hp: HParams, colle
                        key, budget: Callable | None = None, refresh: Callable | None = None):
     """One epoch: ``schedule.iterations`` rounds of collecting, then learning.
 
-    ``collect(params) -> step(carry, t) -> (carry, stats)`` runs one env step, with carry
-    (env, replay, key) and stats {"reward", "collected"}; ``refresh(params, env) -> env`` runs
+    ``collect(params, first) -> step(carry, t) -> (carry, stats)`` runs one env step (``first``:
+    the iteration's first step ``t``), with carry (env, replay, key) and stats {"reward", "collected"}; ``refresh(params, env) -> env`` runs
     after each collection (the memory re-encoding); ``budget(it, stats) -> (updates, active)``
     caps an iteration's updates (default: all of them, always). ``loss_fn(params, target,
     batch) -> (loss, parts)``. Returns (env, state, per-epoch metrics).
@@ -150,8 +150,9 @@ def collect_then_learn(schedule: Schedule, loss_fn: Callable, hp: HParams, colle
 
     def iteration(carry, it):
         env, replay, params, target, opt_state, key = carry
-        (env, replay, key), stats = jax.lax.scan(collect(params), (env, replay, key),
-                                                 it * s.steps_per_iteration + jnp.arange(s.steps_per_iteration))
+        first = it * s.steps_per_iteration
+        (env, replay, key), stats = jax.lax.scan(collect(params, first), (env, replay, key),
+                                                 first + jnp.arange(s.steps_per_iteration))
         if refresh is not None:
             env = refresh(params, env)
         key, k_updates = jax.random.split(key)

@@ -9,6 +9,7 @@ import pytest
 
 from hftjax.hyper.memory import (memory_add, memory_flush, memory_init, memory_lookup, memory_neighbours,
                                  memory_reencode, memory_step)
+from hftjax.rl import vmap_members
 from memory_oracle import OracleMemory
 
 C, D, K = 16, 8, 5
@@ -217,11 +218,11 @@ def test_reference_style_loop_matches_oracle():
             assert ref.step(*xs) == pytest.approx(want, rel=1e-12, abs=1e-12)
 
 
-@pytest.mark.parametrize("seeds", [None, 3])
+@pytest.mark.parametrize("seeds", [None, 1, 3])
 def test_scanned_steps_update_the_ring_in_place(seeds):
-    """Inside a ``lax.scan``, alone or vmapped over seeds, no step copies the ring (the
-    pending-entry design, module doc): the only copy of the keys in the compiled program is of
-    the scan's input, outside the loop."""
+    """Inside a ``lax.scan``, alone or mapped over seeds (``vmap_members``, which runs a single
+    seed unbatched), no step copies the ring (the pending-entry design, module doc): the only
+    copy of the keys in the compiled program is of the scan's input, outside the loop."""
     capacity, dim = 512, 64
     stream = tuple(map(jnp.asarray, random_stream(8, seed=1)))
     stream = (jnp.zeros((8, dim)),) + stream[1:]
@@ -230,7 +231,7 @@ def test_scanned_steps_update_the_ring_in_place(seeds):
         return jax.lax.scan(lambda m, x: memory_step(m, *x, k=K)[::-1], memory, xs)
     memory = memory_init(capacity, dim)
     if seeds:
-        run = jax.vmap(run)
+        run = vmap_members(run)
         memory, stream = jax.tree.map(lambda x: jnp.stack([x] * seeds), (memory, stream))
     text = jax.jit(run).lower(memory, stream).compile().as_text()
     shape = "f32[" + ",".join(map(str, memory.key.shape)) + "]"

@@ -85,15 +85,24 @@ def hyper_epoch(setup: HyperSetup, state: LearnerState, hp: HParams, table, mark
     def q_fn(params, obs):
         return q_mix(net, params, obs, table)[0]
 
-    def collect(params):
+    def collect(params, first):
+        # The params stay fixed while collecting, and the episode's step t is at row t: one
+        # batched call gives Q_mix and the memory key of every row of this collection and the
+        # next one, from every previous action, instead of two batch-1 calls per step.
+        rows = jnp.minimum(first + jnp.arange(c.steps_per_iteration + 1), market.num_rows - 1)
+        grid_rows, grid_prev = jnp.repeat(rows, levels), jnp.tile(jnp.arange(levels, dtype=jnp.int32), rows.shape[0])
+        q_all, keys_all = q_mix(net, params, observe_rows(market, grid_rows, grid_prev), table)
+        q_all, keys_all = q_all.reshape(rows.shape[0], levels, levels), keys_all.reshape(rows.shape[0], levels, -1)
+
         def one_step(carry, t):
             (envs, memory), replay, key = carry
             key, k_explore, k_action = jax.random.split(key, 3)
             active = t < steps
-            q, keys = q_mix(net, params, observe_rows(market, envs.row[None], envs.prev_action[None]), table)
+            here = jnp.clip(envs.row - first, 0, c.steps_per_iteration)
+            q, keys = q_all[here, envs.prev_action][None], keys_all[here, envs.prev_action][None]
             action = epsilon_greedy(k_explore, k_action, q, eps, levels)[0]
             after, reward, done, _ = transition(envs, action, env)
-            own_q = reward + hp.gamma * (1.0 - done) * q_fn(params, observe_rows(market, after.row[None], action[None]))[0].max()
+            own_q = reward + hp.gamma * (1.0 - done) * q_all[jnp.minimum(here + 1, c.steps_per_iteration), action].max()
             if c.memory:
                 q_memory, memory = memory_step(memory, keys[0], action, own_q, envs.row, envs.prev_action, k=c.top_k,
                                                active=active)

@@ -10,12 +10,13 @@ import jax.numpy as jnp
 
 from hftjax.env.config import EnvConfig
 from hftjax.dqn import greedy_rollout
+from hftjax.env.core import observe_rows
 from hftjax.hyper.agent import HyperSetup, hyper_epoch, init_hyper, q_mix, seed_hparams
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.subq import sub_q_table
 from hftjax.metrics import paper_metrics
 from hftjax.options import compiled_part
-from hftjax.rl import keep_best
+from hftjax.rl import keep_best, vmap_members
 from hftjax.sharding import Placement
 from hftjax.subagent.population import subagent_net
 
@@ -70,16 +71,21 @@ def hyper_init(setup, keys, hp, market):
 
 @functools.partial(jax.jit, static_argnums=0)
 def hyper_train_epoch(setup, state, hp, tables, market, trading):
-    return jax.vmap(lambda s, h, t: hyper_epoch(setup, s, h, t, market, trading))(state, hp, tables)
+    return vmap_members(lambda s, h, t: hyper_epoch(setup, s, h, t, market, trading))(state, hp, tables)
 
 
-def mixed_policy(setup, params, table):
-    return lambda obs: q_mix(setup.net, params, obs, table)[0]
+def mixed_policy(setup, params, table, market):
+    """The greedy policy of Q_mix, as a lookup: one batched call computes Q_mix of every row from
+    every previous action (the params are fixed along a greedy run), so each step gathers."""
+    levels, rows = setup.levels, market.num_rows
+    obs = observe_rows(market, jnp.repeat(jnp.arange(rows), levels), jnp.tile(jnp.arange(levels, dtype=jnp.int32), rows))
+    q = q_mix(setup.net, params, obs, table)[0].reshape(rows, levels, levels)
+    return lambda obs: q[obs.row, obs.prev_action]
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def hyper_rollouts(setup, params, tables, market, trading):
-    return jax.vmap(lambda p, t: greedy_rollout(mixed_policy(setup, p, t), market, trading, setup.levels))(params, tables)
+    return jax.vmap(lambda p, t: greedy_rollout(mixed_policy(setup, p, t, market), market, trading, setup.levels))(params, tables)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -87,7 +93,7 @@ def hyper_validate(setup, state, tables, market, trading):
     """Greedy run on the validation split; keep the best params by ``select_on``. Returns the
     state and the return rate and ASR of each seed."""
     def one(s, table):
-        _, rewards, acc = greedy_rollout(mixed_policy(setup, s.params, table), market, trading, setup.levels)
+        _, rewards, acc = greedy_rollout(mixed_policy(setup, s.params, table, market), market, trading, setup.levels)
         asr = paper_metrics(rewards, acc["required_money"])["ASR"]
         score = asr if setup.cfg.select_on == "sharpe" else acc["return_rate"]
         return keep_best(s, score), {"valid_return_rate": acc["return_rate"], "valid_asr": asr}

@@ -56,7 +56,7 @@ def train_epoch(setup: Setup, state: LearnerState, spec: MemberSpec, market: Mar
     env = chunk_params(setup, market, trading, spec.train_starts + late, spec.num_train)
     slots = jnp.arange(c.num_envs)
 
-    def collect(params):
+    def collect(params, first):
         def one_step(carry, t):
             envs, replay, key = carry
             key, k_start, k_act = jax.random.split(key, 3)
