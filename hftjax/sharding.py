@@ -7,8 +7,9 @@ replicates what every member reads (markets, teachers, trading settings). Member
 each other, so the jitted epoch partitions without collectives, each device keeps its members'
 replay buffers and memories, and the results equal one device's.
 
-``devices.count`` (the run config) or ``--devices``: 1, the default, leaves everything as it is
-on JAX's default device; N uses the first N devices; 0 every device JAX sees, which after
+``devices.count`` (the run config) or ``--devices``: 1, the default, keeps everything on JAX's
+default device (committed to it, as the epochs' outputs are, so the first epoch's call and the
+later ones share one compiled program); N uses the first N devices; 0 every device JAX sees, which after
 ``jax.distributed.initialize`` (see the README) means every process's. A population whose size
 does not divide over the devices is refused, naming the option: padding would train members
 nobody asked for.
@@ -30,7 +31,7 @@ AXIS = "population"
 
 @dataclasses.dataclass(frozen=True)
 class Placement:
-    mesh: Mesh | None = None  # None: JAX's default device, nothing moved
+    mesh: Mesh | None = None  # None: JAX's default device
 
     @classmethod
     def over(cls, count: int) -> Placement:
@@ -49,7 +50,7 @@ class Placement:
     def members(self, tree):
         """``tree`` with its leading (member) axis split over the devices."""
         if self.mesh is None:
-            return tree
+            return jax.device_put(tree, jax.devices()[0])
         count = len(jax.tree.leaves(tree)[0])
         if count % self.size:
             raise ConfigError("devices.count", f"{count} population members do not divide over {self.size} devices; "
@@ -58,7 +59,7 @@ class Placement:
 
     def replicated(self, tree):
         """``tree`` copied to every device."""
-        return tree if self.mesh is None else self._put(tree, PartitionSpec())
+        return jax.device_put(tree, jax.devices()[0]) if self.mesh is None else self._put(tree, PartitionSpec())
 
     def _put(self, tree, spec: PartitionSpec):
         sharding = NamedSharding(self.mesh, spec)
