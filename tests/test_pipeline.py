@@ -245,6 +245,19 @@ def test_one_compile_covers_hyper_settings(smoke_run):
     chex.clear_trace_counter()
     assert losses[0] != losses[1]
 
+def test_hyper_epochs_share_one_compiled_program(smoke_run):
+    """The first epoch (from the fresh state) and the next ones (from an epoch's output) hit the
+    same compiled program: a fresh state that differed (uncommitted arrays) recompiled it once."""
+    from hftjax.hyper.artifacts import load_subagents
+    from hftjax.hyper.trainer import HyperRun, hyper_train_epoch
+
+    run = HyperRun(load_subagents(smoke_run), load_hyper_config(**PRESETS["smoke"]["hyper"]))
+    state, _ = run.epoch(run.init())
+    compiled = hyper_train_epoch._cache_size()
+    run.epoch(state)
+    assert hyper_train_epoch._cache_size() == compiled
+
+
 def test_compare_merges_seeds_and_refuses_other_splits(smoke_run, tmp_path, capsys):
     import csv
 
