@@ -35,7 +35,12 @@ def environment() -> dict:
 
 
 def record(name: str, title: str, rows: list[dict], env: dict | None = None) -> Path:
-    """Write ``benchmarks/results/<name>.json`` and replace the ``name`` section of RESULTS.md."""
+    """Write ``benchmarks/results/<name>.json`` and replace the ``name`` section of RESULTS.md.
+    ``HFTJAX_BENCH_TAG`` (``hftjax bench all --quick`` sets it to ``quick``) records under
+    ``<name>_<tag>`` instead, so a smoke run never replaces a full table."""
+    tag = os.environ.get("HFTJAX_BENCH_TAG")
+    if tag:
+        name, title = f"{name}_{tag}", f"{title} [{tag}]"
     env = env or environment()
     out = HERE / "results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
