@@ -29,7 +29,7 @@ from hftjax.env.market import MarketData
 from hftjax.env.params import TradingSettings, split_params
 from hftjax.replay import Replay, replay_init, replay_sample
 from hftjax.rl import (apply_gradients, epoch_metrics, kl_to_teacher, linear_epsilon, make_optimizer,
-                       set_learning_rate, take, tree_select, update_metrics)
+                       set_learning_rate, take, update_metrics)
 
 
 @struct.dataclass
@@ -157,25 +157,25 @@ def collect_then_learn(schedule: Schedule, loss_fn: Callable, hp: HParams, colle
             env = refresh(params, env)
         key, k_updates = jax.random.split(key)
         n_updates, active = (s.updates_per_iteration, True) if budget is None else budget(it, stats)
-
-        def learn(x):
-            def one_update(carry, inputs):
-                j, k = inputs
-                p, tp, os = carry
-                (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, tp, replay_sample(replay, k, s.batch_size))
-                new = apply_gradients(optimizer, p, tp, os, grads, hp.tau)
-                keep = j < n_updates
-                return tree_select(keep, new, carry), jax.tree.map(lambda m: jnp.where(keep, m, 0.0),
-                                                                   update_metrics(loss, parts, grads))
-            inputs = (jnp.arange(s.updates_per_iteration), jax.random.split(k_updates, s.updates_per_iteration))
-            carry, metrics = jax.lax.scan(one_update, x, inputs)
-            return carry, jax.tree.map(jnp.sum, metrics)
-
-        def skip(x):
-            return x, jax.tree.map(lambda m: jnp.zeros_like(m), jax.eval_shape(lambda: learn(x)[1]))
-
         ready = (replay.count > s.learning_starts) & active
-        (params, target, opt_state), metrics = jax.lax.cond(ready, learn, skip, (params, target, opt_state))
+        keys = jax.random.split(k_updates, s.updates_per_iteration)
+
+        def one_update(x, k):
+            p, tp, os = x
+            (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, tp, replay_sample(replay, k, s.batch_size))
+            return apply_gradients(optimizer, p, tp, os, grads, hp.tau), update_metrics(loss, parts, grads)
+
+        # a while loop, not a masked scan: a member with fewer updates due (fast mode's idle
+        # slots, the last round of an epoch) does not pay for the rest
+        def body(carry):
+            j, x, totals = carry
+            x, m = one_update(x, keys[j])
+            return j + 1, x, jax.tree.map(jnp.add, totals, m)
+
+        x = (params, target, opt_state)
+        zero = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(lambda: one_update(x, keys[0])[1]))
+        _, (params, target, opt_state), metrics = jax.lax.while_loop(
+            lambda carry: carry[0] < jnp.where(ready, n_updates, 0), body, (jnp.int32(0), x, zero))
         metrics["updates"] = ready * n_updates
         return (env, replay, params, target, opt_state, key), {"reward": stats["reward"].sum(), **metrics}
 
