@@ -31,6 +31,7 @@ def environment() -> dict:
         "jax": jax.__version__,
         "numpy": np.__version__,
         "pyarrow": pyarrow.__version__,
+        "load_avg_1m": round(os.getloadavg()[0], 2),  # other work on the machine slows every figure
     }
 
 
