@@ -170,16 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser = functools.partial(sub.add_parser, parents=[common])
 
-    p = sub.add_parser("synth", help="generate a synthetic 1-minute market with a 5-level book")
+    p = sub.add_parser("synth", help="generate a synthetic 1-minute market with a 5-level book",
+                       epilog='example: hftjax synth --rows 60000 --seed 0 --out market.parquet')
     p.add_argument("--rows", type=int, default=525_600, help="number of 1-minute bars (default: one year)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same market (default 0)")
     p.add_argument("--out", required=True, help="output .parquet file")
     p.set_defaults(run=_synth)
 
-    p = sub.add_parser("prepare", help="features, splits and chunk labels from market files")
+    p = sub.add_parser("prepare", help="features, splits and chunk labels from market files",
+                       epilog='example: hftjax prepare ../shared/data/binance_ETHUSDT_1m_2021-04-02_2021-06-15.parquet --out runs/eth/data --normalize zscore')
     p.add_argument("inputs", nargs="+", help="Binance kline .csv/.zip, OHLCV .csv/.parquet, Tardis book .csv")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--features", default="auto", choices=["auto", "lob", "ohlcv"])
+    p.add_argument("--features", default="auto", choices=["auto", "lob", "ohlcv"],
+                   help="feature set: lob needs a 5-level book, ohlcv does not; auto picks lob when the book is there")
     p.add_argument("--chunk-len", type=int, default=CHUNK_LEN, help=f"rows per chunk (default {CHUNK_LEN} = 3 days)")
     p.add_argument("--split", action="append", metavar="NAME=START:END",
                    help="UTC time split, END exclusive (repeatable; default 70/15/15 by time)")
@@ -192,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default none, the reference's raw features)")
     p.set_defaults(run=_prepare)
 
-    p = sub.add_parser("train-subagents", help="train the six sub-agents (and seeds/sweeps) on a prepared dataset")
+    p = sub.add_parser("train-subagents", help="train the six sub-agents (and seeds/sweeps) on a prepared dataset",
+                       epilog='example: hftjax train-subagents runs/eth/data --out runs/eth seeds=[0,1,2] epochs=5')
     p.add_argument("data_dir", help="output directory of hftjax prepare")
     p.add_argument("--out", required=True, help="run directory (rerun to resume from its checkpoints)")
     p.add_argument("--config", help="JSON, TOML or YAML file: subagents/env sections, or plain sub-agent options")
@@ -205,53 +209,59 @@ def build_parser() -> argparse.ArgumentParser:
                    help="spread the population over the first N devices (0: all; default 1); N must divide the members")
     p.set_defaults(run=_train_subagents)
 
-    p = sub.add_parser("train-baselines", help="train the learned baselines DQN, DDQN, CDQNRP and PPO on a prepared dataset")
+    p = sub.add_parser("train-baselines", help="train the learned baselines DQN, DDQN, CDQNRP and PPO on a prepared dataset",
+                       epilog='example: hftjax train-baselines runs/eth/data --out runs/eth \'algorithms=["dqn","ppo"]\'')
     p.add_argument("data_dir", help="output directory of hftjax prepare")
     p.add_argument("--out", required=True, help="run directory (the sub-agents' one, so evaluate reports them)")
     p.add_argument("--config", help="JSON, TOML or YAML file: baselines/subagents/env sections, or plain baseline options")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="baseline options (algorithms, hidden, window_jitter, ppo_*), subagents.KEY (the learner settings) or env.KEY")
     p.add_argument("--devices", type=int, default=1, metavar="N",
                    help="spread the population over the first N devices (0: all; default 1); N must divide the members")
     p.set_defaults(run=_train_baselines)
 
-    p = sub.add_parser("train-hyper", help="train the hyper-agent over a run's frozen sub-agents")
+    p = sub.add_parser("train-hyper", help="train the hyper-agent over a run's frozen sub-agents",
+                       epilog='example: hftjax train-hyper runs/eth --out runs/eth/ablations/no-memory memory=false')
     p.add_argument("run_dir", help="run directory of hftjax train-subagents (or hftjax run)")
     p.add_argument("--out", help="write the hyper-agent here instead of RUN_DIR (an ablation beside the main result)")
     p.add_argument("--config", help="JSON, TOML or YAML file of hyper-agent options (applied over RUN_DIR's own)")
     p.add_argument("--defaults", action="store_true",
                    help="start from the HyperConfig defaults, not from the config RUN_DIR was trained with")
     p.add_argument("--resume-from", type=int, metavar="N", help=RESUME_HELP)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. epochs=5 memory=false seeds=[0,1,2]")
     p.add_argument("--devices", type=int, default=1, metavar="N",
                    help="spread the population over the first N devices (0: all; default 1); N must divide the members")
     p.set_defaults(run=_train_hyper)
 
-    p = sub.add_parser("evaluate", help="paper metrics of MacroHFT and buy-and-hold on a split")
+    p = sub.add_parser("evaluate", help="paper metrics of MacroHFT and buy-and-hold on a split",
+                       epilog='example: hftjax evaluate runs/eth --split valid')
     p.add_argument("run_dir", help="a run directory, or a train-hyper --out directory (results go to DIR/results)")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="test", help="which prepared split to evaluate on: test (default), valid or train")
     p.set_defaults(run=_evaluate)
 
-    p = sub.add_parser("compare", help="evaluated runs and their seeds as one mean ± std table (Markdown and CSV)")
+    p = sub.add_parser("compare", help="evaluated runs and their seeds as one mean ± std table (Markdown and CSV)",
+                       epilog='example: hftjax compare runs/eth runs/eth-zscore --out cmp')
     p.add_argument("run_dirs", nargs="+", help="directories hftjax evaluate wrote results/metrics.json into")
     p.add_argument("--out", help="also write compare.md and compare.csv here")
     p.set_defaults(run=_compare)
 
-    p = sub.add_parser("run", help="synth (or --data) -> prepare -> sub-agents -> hyper-agent -> evaluation")
+    p = sub.add_parser("run", help="synth (or --data) -> prepare -> sub-agents -> hyper-agent -> evaluation",
+                       epilog='example: hftjax run --data ../shared/data/binance_BTCUSDT_1m_2021-04-02_2021-05-20.parquet --seeds 0 1 2 --out runs/btc')
     p.add_argument("--preset", default="demo", help=f"one of {', '.join(PRESETS)} (default demo, CPU-sized)")
     p.add_argument("--config", help="JSON, TOML or YAML file of sections (data, env, subagents, hyper, evaluation, devices)")
     p.add_argument("--data", nargs="+", help="market files instead of the synthetic market (data.inputs)")
     p.add_argument("--out", help="run directory (default runs/<preset>)")
     p.add_argument("--seeds", type=int, nargs="+", help="agent seeds, vmapped (subagents.seeds and hyper.seeds)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--devices", type=int, metavar="N",
                    help="spread the populations over the first N devices, 0 for all (devices.count; default 1)")
     p.add_argument("overrides", nargs="*", metavar="section.key=value", help="e.g. hyper.lr=3e-4 env.fee=0.0004")
     p.set_defaults(run=_run)
 
-    p = sub.add_parser("bench", help="run a benchmark (writes JSON and benchmarks/RESULTS.md)")
+    p = sub.add_parser("bench", help="run a benchmark (writes JSON and benchmarks/RESULTS.md)",
+                       epilog='example: hftjax bench all --quick')
     p.add_argument("name", choices=["all", *sorted(BENCHMARKS)],
                    help="all: every throughput benchmark (env, synth, train, memory, hyper, scaling); all --quick: each at smoke size")
     p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark script (e.g. --quick)")
