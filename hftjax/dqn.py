@@ -140,8 +140,9 @@ def collect_then_learn(schedule: Schedule, loss_fn: Callable, hp: HParams, colle
     """One epoch: ``schedule.iterations`` rounds of collecting, then learning.
 
     ``collect(params, first) -> step(carry, t) -> (carry, stats)`` runs one env step (``first``:
-    the iteration's first step ``t``), with carry (env, replay, key) and stats {"reward", "collected"}; ``refresh(params, env) -> env`` runs
-    after each collection (the memory re-encoding); ``budget(it, stats) -> (updates, active)``
+    the iteration's first ``t``), with carry (env, replay, key) and stats {"reward",
+    "collected"}; ``refresh(params, env) -> env`` runs after each collection (the memory
+    re-encoding); ``budget(it, stats) -> (updates, active)``
     caps an iteration's updates (default: all of them, always). ``loss_fn(params, target,
     batch) -> (loss, parts)``. Returns (env, state, per-epoch metrics).
     """

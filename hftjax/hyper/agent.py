@@ -56,6 +56,16 @@ def q_mix(net: HyperAgentNet, params, obs: Observation, table):
     return mix_q(weights, jnp.swapaxes(table[obs.row, obs.prev_action], 0, 1)), keys
 
 
+def q_mix_grid(net: HyperAgentNet, params, market: MarketData, rows, table):
+    """(Q_mix (N, K, K), memory keys (N, K, 2H)) of ``rows`` (N,) from every previous action, in
+    one batched call: while the params are fixed, steps gather from it instead of running the
+    network at batch 1."""
+    levels, n = table.shape[1], rows.shape[0]
+    obs = observe_rows(market, jnp.repeat(rows, levels), jnp.tile(jnp.arange(levels, dtype=jnp.int32), n))
+    q, keys = q_mix(net, params, obs, table)
+    return q.reshape(n, levels, levels), keys.reshape(n, levels, -1)
+
+
 def init_hyper(setup: HyperSetup, key, hp: HParams, market: MarketData) -> LearnerState:
     k_net, k_run = jax.random.split(key)
     c = setup.cfg
@@ -86,13 +96,10 @@ def hyper_epoch(setup: HyperSetup, state: LearnerState, hp: HParams, table, mark
         return q_mix(net, params, obs, table)[0]
 
     def collect(params, first):
-        # The params stay fixed while collecting, and the episode's step t is at row t: one
-        # batched call gives Q_mix and the memory key of every row of this collection and the
-        # next one, from every previous action, instead of two batch-1 calls per step.
+        # the params stay fixed while collecting, and the episode's step t is at row t: Q_mix and
+        # the keys of this collection's rows and the next one's first
         rows = jnp.minimum(first + jnp.arange(c.steps_per_iteration + 1), market.num_rows - 1)
-        grid_rows, grid_prev = jnp.repeat(rows, levels), jnp.tile(jnp.arange(levels, dtype=jnp.int32), rows.shape[0])
-        q_all, keys_all = q_mix(net, params, observe_rows(market, grid_rows, grid_prev), table)
-        q_all, keys_all = q_all.reshape(rows.shape[0], levels, levels), keys_all.reshape(rows.shape[0], levels, -1)
+        q_all, keys_all = q_mix_grid(net, params, market, rows, table)
 
         def one_step(carry, t):
             (envs, memory), replay, key = carry

@@ -10,8 +10,7 @@ import jax.numpy as jnp
 
 from hftjax.env.config import EnvConfig
 from hftjax.dqn import greedy_rollout
-from hftjax.env.core import observe_rows
-from hftjax.hyper.agent import HyperSetup, hyper_epoch, init_hyper, q_mix, seed_hparams
+from hftjax.hyper.agent import HyperSetup, hyper_epoch, init_hyper, q_mix_grid, seed_hparams
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.subq import sub_q_table
 from hftjax.metrics import paper_metrics
@@ -75,11 +74,9 @@ def hyper_train_epoch(setup, state, hp, tables, market, trading):
 
 
 def mixed_policy(setup, params, table, market):
-    """The greedy policy of Q_mix, as a lookup: one batched call computes Q_mix of every row from
-    every previous action (the params are fixed along a greedy run), so each step gathers."""
-    levels, rows = setup.levels, market.num_rows
-    obs = observe_rows(market, jnp.repeat(jnp.arange(rows), levels), jnp.tile(jnp.arange(levels, dtype=jnp.int32), rows))
-    q = q_mix(setup.net, params, obs, table)[0].reshape(rows, levels, levels)
+    """The greedy policy of Q_mix, as a lookup into Q_mix of every row (the params are fixed
+    along a greedy run)."""
+    q, _ = q_mix_grid(setup.net, params, market, jnp.arange(market.num_rows), table)
     return lambda obs: q[obs.row, obs.prev_action]
 
 
