@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -28,33 +27,15 @@ def device_counts(total: int) -> list[int]:
 def env_rows(episodes: int, steps: int) -> list[dict]:
     import jax
 
-    from benchmarks.env_throughput import synthetic_market
-    from hftjax.env import make_params, reset, step
+    from hftjax.env import make_params
     from hftjax.sharding import Placement
+    from hftjax.throughput import env_steps_per_s, synthetic_market
 
     params = make_params(synthetic_market(20_000)[-1], episode_len=4320)
-
-    @jax.jit
-    def rollout(keys, params):
-        _, states = jax.vmap(reset, (0, None))(keys, params)
-
-        def one(states, key):
-            k_act, k_step = jax.random.split(key)
-            actions = jax.random.randint(k_act, (keys.shape[0],), 0, params.levels)
-            _, states, reward, *_ = jax.vmap(step, (0, 0, 0, None))(jax.random.split(k_step, keys.shape[0]),
-                                                                   states, actions, params)
-            return states, reward.sum()
-        return jax.lax.scan(one, states, jax.random.split(jax.random.key(1), steps))[1].sum()
-
     rows = []
     for n in device_counts(jax.device_count()):
-        placement = Placement.over(n)
-        keys, p = placement.members(jax.random.split(jax.random.key(0), episodes)), placement.replicated(params)
-        jax.block_until_ready(rollout(keys, p))  # compile
-        t0 = time.perf_counter()
-        jax.block_until_ready(rollout(keys, p))
         rows.append({"what": f"env, {episodes:,} episodes x {steps} steps", "devices": n,
-                     "steps_per_s": episodes * steps / (time.perf_counter() - t0)})
+                     "steps_per_s": env_steps_per_s(params, episodes, steps, Placement.over(n), repeats=1)})
         print(rows[-1], flush=True)
     return rows
 
@@ -62,12 +43,11 @@ def env_rows(episodes: int, steps: int) -> list[dict]:
 def training_rows(seeds: int, rows_synth: int) -> list[dict]:
     import jax
 
-    from hftjax.env import EnvConfig
     from hftjax.prepare import PrepareConfig, prepare
     from hftjax.sharding import Placement
     from hftjax.subagent.config import load_config
-    from hftjax.subagent.run import SubAgentTrainer
     from hftjax.synth import write_market
+    from hftjax.throughput import subagent_epoch_rate
 
     work = Path(tempfile.mkdtemp(prefix="hftjax-scaling-"))
     write_market(work / "m.parquet", rows_synth, 0)
@@ -78,16 +58,8 @@ def training_rows(seeds: int, rows_synth: int) -> list[dict]:
     for n in device_counts(jax.device_count()):
         if members % n:
             continue
-        trainer = SubAgentTrainer(cfg, EnvConfig(), work / "data", Placement.over(n))
-        state, _ = trainer.epoch(trainer.init())  # compile
-        jax.block_until_ready(state.params)
-        t0 = time.perf_counter()
-        state, metrics = trainer.epoch(state)
-        jax.block_until_ready(state.params)
-        seconds = time.perf_counter() - t0
-        steps = float(sum(jax.device_get(metrics["updates"]))) * cfg.batch_size
-        rows.append({"what": f"sub-agent training, {members} members", "devices": n, "epoch_s": seconds,
-                     "samples_per_s": steps / seconds})
+        rows.append({"what": f"sub-agent training, {members} members", "devices": n,
+                     **subagent_epoch_rate(cfg, work / "data", Placement.over(n))})
         print(rows[-1], flush=True)
     return rows
 

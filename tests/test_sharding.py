@@ -88,6 +88,10 @@ def test_sharded_env_rollouts_equal_one_device():
     sharded = rollout(placement.members(keys), placement.replicated(params))
     assert devices_of(sharded.T) == 8
     np.testing.assert_allclose(np.asarray(sharded), np.asarray(rollout(keys, params)), rtol=1e-6, atol=1e-6)
+    # the benchmarks' and the throughput notebook's rollout too (a checksum, summed in another order)
+    from hftjax.throughput import random_rollout
+    np.testing.assert_allclose(random_rollout(placement.members(keys), placement.replicated(params), 50),
+                               random_rollout(keys, params, 50), rtol=1e-4)
 
 
 def _market(close):
