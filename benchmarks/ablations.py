@@ -28,6 +28,7 @@ from hftjax.evaluate import evaluate
 from hftjax.hyper.artifacts import hyper_config_of, load_hyper
 from hftjax.hyper.run import train_hyper
 from hftjax.pipeline import run_pipeline
+from hftjax.progress import bar
 from hftjax.run_config import load_run_config
 from hftjax.subagent.config import AGENTS
 
@@ -126,7 +127,7 @@ def main() -> None:
         return hyper_variants(args.hyper_on, args.hyper_variants, "_".join(["ablations_hyper", *filter(None, [args.name])]))
     work = args.out or Path(tempfile.mkdtemp(prefix="hftjax-ablations-"))
     rows, teacher_rows = [], []
-    for variant in args.variants:
+    for variant in bar(args.variants, desc="variants", unit="variant"):
         seeds = [f"{s}.seeds=[0,1,2]" for s in ("subagents", "hyper")]
         t0 = time.perf_counter()
         run_dir = work / f"v{list(VARIANTS).index(variant)}"

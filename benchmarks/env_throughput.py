@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmarks.common import record
 from hftjax.env import make_params, simulate
+from hftjax.progress import bar
 from hftjax.throughput import EPISODE_LEN, best_of, env_steps_per_s, synthetic_market
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -45,7 +46,7 @@ def main() -> None:
     loop_rate = loop_env_steps_per_s(close, single, trend, context, 5_000 if args.quick else 20_000)
     rows = [{"what": "env step, Python loop (1 episode)", "parallel": 1, "steps_per_s": loop_rate, "speedup": 1.0}]
     sizes = [1, 64, 1024, 4096] if args.quick else [1, 64, 1024, 4096, 16_384, 65_536]
-    for n in [s for s in sizes if s <= args.max_envs]:
+    for n in bar([s for s in sizes if s <= args.max_envs], desc="env sizes", unit="size"):
         rate = env_steps_per_s(params, n, max(64, min(4096, 2_000_000 // n)))
         rows.append({"what": "env step, jit + vmap + scan", "parallel": n, "steps_per_s": rate,
                      "speedup": rate / loop_rate})

@@ -16,10 +16,11 @@ import jax
 import numpy as np
 
 from benchmarks.common import HERE, record
-from hftjax.hyper.config import load_hyper_config
 from hftjax.hyper.artifacts import load_subagents
+from hftjax.hyper.config import load_hyper_config
 from hftjax.hyper.trainer import HyperRun
 from hftjax.prepare import PrepareConfig, prepare
+from hftjax.progress import bar
 from hftjax.subagent.config import load_config
 from hftjax.subagent.run import train_subagents
 from hftjax.synth import write_market
@@ -52,7 +53,8 @@ def main() -> None:
     prepare([work / "m.parquet"], work / "data", PrepareConfig(chunk_len=720))
     train_subagents(load_config(epochs=1, seeds=[0, 1, 2], batch_size=64), work / "data", work / "run", progress=False)
     rows = []
-    for overrides in ({"seeds": [0]}, {"seeds": [0], "memory": False}, {"seeds": [0, 1, 2]}):
+    for overrides in bar(({"seeds": [0]}, {"seeds": [0], "memory": False}, {"seeds": [0, 1, 2]}), desc="hyper-agent settings",
+                         unit="setting"):
         rows.append(time_epoch(work / "run", overrides))
         print(rows[-1], flush=True)
     one = rows[0]

@@ -26,6 +26,7 @@ import numpy as np
 from benchmarks.common import record
 from hftjax.env.params import MAX_HOLDING
 from hftjax.pipeline import run_pipeline
+from hftjax.progress import bar
 from hftjax.report import strategies
 from hftjax.run_config import load_run_config
 
@@ -122,7 +123,7 @@ def main() -> None:
     seeds, epochs = ([0], 1) if args.quick else ([0, 1, 2], 3)
     work = args.out or Path(tempfile.mkdtemp(prefix="hftjax-real-"))
     rows, start = [], time.perf_counter()
-    for market in args.markets:
+    for market in bar(args.markets, desc="markets", unit="market"):
         t0 = time.perf_counter()
         metrics = run_pipeline(work / market, market_config(market, seeds, epochs, args.set), progress=False)
         for split in ("valid", "test"):

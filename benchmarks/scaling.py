@@ -28,12 +28,13 @@ def env_rows(episodes: int, steps: int) -> list[dict]:
     import jax
 
     from hftjax.env import make_params
+    from hftjax.progress import bar
     from hftjax.sharding import Placement
     from hftjax.throughput import env_steps_per_s, synthetic_market
 
     params = make_params(synthetic_market(20_000)[-1], episode_len=4320)
     rows = []
-    for n in device_counts(jax.device_count()):
+    for n in bar(device_counts(jax.device_count()), desc="env over devices", unit="count"):
         rows.append({"what": f"env, {episodes:,} episodes x {steps} steps", "devices": n,
                      "steps_per_s": env_steps_per_s(params, episodes, steps, Placement.over(n), repeats=1)})
         print(rows[-1], flush=True)
@@ -44,6 +45,7 @@ def training_rows(seeds: int, rows_synth: int) -> list[dict]:
     import jax
 
     from hftjax.prepare import PrepareConfig, prepare
+    from hftjax.progress import bar
     from hftjax.sharding import Placement
     from hftjax.subagent.config import load_config
     from hftjax.synth import write_market
@@ -55,7 +57,7 @@ def training_rows(seeds: int, rows_synth: int) -> list[dict]:
     cfg = load_config(epochs=1, seeds=list(range(seeds)), batch_size=128)
     members = 6 * seeds
     rows = []
-    for n in device_counts(jax.device_count()):
+    for n in bar(device_counts(jax.device_count()), desc="training over devices", unit="count"):
         if members % n:
             continue
         rows.append({"what": f"sub-agent training, {members} members", "devices": n,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from hftjax.errors import ConfigError, UserError
 from hftjax.prepare import CHUNK_LEN
+from hftjax.progress import bar
 from hftjax.presets import PRESETS
 
 
@@ -33,7 +35,7 @@ def _prepare(args: argparse.Namespace) -> None:
     config = PrepareConfig(features=args.features, chunk_len=args.chunk_len,
                            splits=parse_splits(args.split) if args.split else None,
                            gap_policy=args.gap_policy, max_ffill_minutes=args.max_ffill, normalize=args.normalize)
-    manifest = prepare(args.inputs, args.out, config)
+    manifest = prepare(args.inputs, args.out, config, progress=not args.quiet)
     print(f"prepared {manifest['feature_set']} features into {args.out}")
     for name, s in manifest["splits"].items():
         counts = ", ".join(f"{k} {v}" for k, v in s["label_counts"].items())
@@ -94,7 +96,7 @@ def _train_hyper(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from hftjax.evaluate import evaluate, format_summary
 
-    metrics = evaluate(args.run_dir, args.split)
+    metrics = evaluate(args.run_dir, args.split, progress=not args.quiet)
     print(format_summary({args.split: metrics}))
     name = "metrics.json" if args.split == "test" else f"metrics_{args.split}.json"
     print(f"wrote {Path(args.run_dir) / 'results' / name} and {args.split}_positions.parquet")
@@ -150,7 +152,7 @@ def _bench(args: argparse.Namespace) -> None:
         runs = [(name, THROUGHPUT_QUICK[name] if args.args else []) for name in THROUGHPUT_QUICK]
     else:
         runs = [(args.name, args.args)]
-    for name, extra in runs:
+    for name, extra in bar(runs, desc=f"bench {args.name}", unit="benchmark", enabled=not args.quiet):
         print(f"hftjax bench {name} {' '.join(extra)}".rstrip(), flush=True)
         tag = {"HFTJAX_BENCH_TAG": "quick"} if args.name == "all" and args.args else {}  # not over the full tables
         done = subprocess.run([sys.executable, "-m", f"benchmarks.{BENCHMARKS[name]}", *extra], cwd=root,
@@ -159,14 +161,17 @@ def _bench(args: argparse.Namespace) -> None:
             raise SystemExit(done.returncode)
 
 
+VERBOSE_HELP = ("more detail on stderr: each stage and its time, every member's loss and validation score per "
+                "epoch, and the traceback of an error")
 RESUME_HELP = "resume from the checkpoint after N epochs (0: start over); later checkpoints are moved aside"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hftjax", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of an error")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     common = argparse.ArgumentParser(add_help=False)  # -v after the command name too
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser = functools.partial(sub.add_parser, parents=[common])
 
@@ -202,7 +207,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON, TOML or YAML file: subagents/env sections, or plain sub-agent options")
     p.add_argument("--mode", choices=["faithful", "fast"], help="faithful: one episode at a time; fast: parallel episodes")
     p.add_argument("--resume-from", type=int, metavar="N", help=RESUME_HELP)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="sub-agent options (e.g. epochs=5 seeds=[0,1,2]) or env.KEY=VALUE (e.g. env.max_holding=0.01)")
     p.add_argument("--devices", type=int, default=1, metavar="N",
@@ -214,7 +218,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", help="output directory of hftjax prepare")
     p.add_argument("--out", required=True, help="run directory (the sub-agents' one, so evaluate reports them)")
     p.add_argument("--config", help="JSON, TOML or YAML file: baselines/subagents/env sections, or plain baseline options")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="baseline options (algorithms, hidden, window_jitter, ppo_*), subagents.KEY (the learner settings) or env.KEY")
     p.add_argument("--devices", type=int, default=1, metavar="N",
@@ -229,7 +232,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--defaults", action="store_true",
                    help="start from the HyperConfig defaults, not from the config RUN_DIR was trained with")
     p.add_argument("--resume-from", type=int, metavar="N", help=RESUME_HELP)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. epochs=5 memory=false seeds=[0,1,2]")
     p.add_argument("--devices", type=int, default=1, metavar="N",
                    help="spread the population over the first N devices (0: all; default 1); N must divide the members")
@@ -254,7 +256,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", help="market files instead of the synthetic market (data.inputs)")
     p.add_argument("--out", help="run directory (default runs/<preset>)")
     p.add_argument("--seeds", type=int, nargs="+", help="agent seeds, vmapped (subagents.seeds and hyper.seeds)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--devices", type=int, metavar="N",
                    help="spread the populations over the first N devices, 0 for all (devices.count; default 1)")
     p.add_argument("overrides", nargs="*", metavar="section.key=value", help="e.g. hyper.lr=3e-4 env.fee=0.0004")
@@ -269,6 +270,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _AboveProgressBars(logging.Handler):
+    """Log lines on the current stderr, printed above any open progress bar, not into it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+def _log_to_stderr(command: str, verbose: bool) -> None:
+    """The ``hftjax`` loggers: warnings only by default; ``-v`` adds the stages and epochs."""
+    logger = logging.getLogger("hftjax")
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+    handler = next((h for h in logger.handlers if isinstance(h, _AboveProgressBars)), None)
+    if handler is None:
+        handler = _AboveProgressBars()
+        logger.addHandler(handler)
+    handler.setFormatter(logging.Formatter(f"hftjax {command}: %(message)s"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -276,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:  # key=value overrides may come after options
         args.overrides = [*args.overrides, *extra]
+    _log_to_stderr(args.command, args.verbose)
     with warnings.catch_warnings():  # warnings as one line each, like errors
         warnings.showwarning = lambda message, *_, **__: print(f"hftjax {args.command}: warning: {message}",
                                                                file=sys.stderr)

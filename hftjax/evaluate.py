@@ -32,6 +32,7 @@ from hftjax.hyper.artifacts import load_hyper
 from hftjax.io import write_json, write_parquet
 from hftjax.metrics import (MINUTES_PER_YEAR, buy_and_hold_rewards, check_run, paper_metrics, standard_metrics,
                             trading_activity)
+from hftjax.progress import stages
 from hftjax.report import strategies, write_report
 from hftjax.rundir import run_lock
 from hftjax.subagent.config import AGENTS
@@ -42,13 +43,13 @@ def _summary(per_seed: list[dict]) -> dict:
     return {"mean": {k: float(np.mean([m[k] for m in per_seed])) for k in keys}, "per_seed": per_seed}
 
 
-def evaluate(run_dir: str | Path, split: str = "test") -> dict:
+def evaluate(run_dir: str | Path, split: str = "test", *, progress: bool = True) -> dict:
     """Metrics of the hyper-agent in ``run_dir`` (a ``run`` directory or a ``train-hyper --out``
     one) on ``split``, written under ``run_dir/results``."""
     run_dir = Path(run_dir)
     state, run = load_hyper(run_dir)
-    with run_lock(run_dir):
-        return _evaluate(run_dir, split, state, run)
+    with run_lock(run_dir), stages(f"evaluate {split}", 5, enabled=progress) as advance:
+        return _evaluate(run_dir, split, state, run, advance)
 
 
 def _single_rollouts(run, split: str):
@@ -56,7 +57,8 @@ def _single_rollouts(run, split: str):
     return jax.tree.map(np.asarray, baseline_rollouts(run.setup, tables, market, run.evaluation_trading))
 
 
-def _evaluate(run_dir: Path, split: str, state, run) -> dict:
+def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
+    advance("MacroHFT and its sub-agents")
     actions, rewards, acc = jax.tree.map(np.asarray, run.rollout(state.best_params, split))
     (eq_actions, eq_rewards, eq_acc), (one_actions, one_rewards, one_acc) = _single_rollouts(run, split)
     valid_rates = one_acc["return_rate"] if split == "valid" else _single_rollouts(run, "valid")[1][2]["return_rate"]
@@ -95,12 +97,14 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
         metrics[key] = scored(rule_actions[None], rule_rewards[None], [required], [{}])[0]
         series[key] = (rule_actions[None], rule_rewards[None])
 
+    advance("rules")
     rule("buy_and_hold", np.full(len(close) - 1, env.levels - 1, np.int32),
          *buy_and_hold_rewards(close, env.max_holding, env.fee))
     rule("macd", macd_actions(close, levels=env.levels))
     if COLUMN in pq.read_schema(split_file).names:  # the IV rule needs a book
         rule("iv", iv_actions(split_imbalance(split_file), levels=env.levels))
     metrics["hyper_best_epoch"] = [int(e) for e in np.asarray(state.best_epoch)]
+    advance("learned baselines")
     for net, members, params in load_baselines(run.subagents.run_dir):
         market, _ = run.market(split)
         b_actions, b_rewards, b_acc = jax.tree.map(np.asarray, learned_rollouts(net, params, market, run.evaluation_trading))
@@ -109,6 +113,7 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
             metrics[algorithm] = _summary(scored(b_actions[rows], b_rewards[rows], b_acc["required_money"][rows],
                                                  [{"seed": members[i]["seed"]} for i in rows]))
             series[algorithm] = (b_actions[rows], b_rewards[rows])
+    advance("metrics and positions")
     out = run_dir / "results"
     write_json(metrics, out / ("metrics.json" if split == "test" else f"metrics_{split}.json"))
     columns = {"timestamp": table["timestamp"].slice(0, len(close) - 1), "close": pa.array(close[:-1])}
@@ -116,6 +121,7 @@ def _evaluate(run_dir: Path, split: str, state, run) -> dict:
         columns[f"position_seed{s}"] = pa.array(actions[i] * env.max_holding / (env.levels - 1))
         columns[f"reward_seed{s}"] = pa.array(rewards[i].astype(np.float64))
     write_parquet(pa.table(columns), out / f"{split}_positions.parquet")
+    advance("report and plots")
     market, _ = run.market(split)
     weights = mixing_weights(run.setup, jax.tree.map(lambda x: x[0], state.best_params), market, jnp.asarray(actions[0]))
     labels = json.loads((run.subagents.data_dir / f"{split}_labels.json").read_text())

@@ -27,6 +27,7 @@ from hftjax.errors import ConfigError
 from hftjax.features import (CONTEXT_WINDOW, FEATURE_VERSION, TREND_WINDOW, FeatureSet,
                              compute_features, normalize, resolve_feature_set)
 from hftjax.io import atomic_dir, write_json, write_parquet
+from hftjax.progress import stages
 from hftjax.rundir import check_prepare_out
 from hftjax.splits import Splits, default_splits
 
@@ -100,7 +101,8 @@ def _arrow(split: Table, meta: dict) -> pa.Table:
     return pa.table(cols).replace_schema_metadata({"hftjax": json.dumps(meta)})
 
 
-def prepare(inputs: list[str | Path], out_dir: str | Path, config: PrepareConfig = PrepareConfig()) -> dict:
+def prepare(inputs: list[str | Path], out_dir: str | Path, config: PrepareConfig = PrepareConfig(), *,
+            progress: bool = True) -> dict:
     """Run the whole preparation; returns the manifest (also written to ``DIR/manifest.json``)."""
     if config.chunk_len < 16:
         raise ConfigError("chunk_len", f"must be at least 16, got {config.chunk_len}")
@@ -108,9 +110,16 @@ def prepare(inputs: list[str | Path], out_dir: str | Path, config: PrepareConfig
         raise ConfigError("normalize", f"must be one of {', '.join(normalize.NORMALIZE)}, got {config.normalize!r}")
     inputs = [Path(p) for p in inputs]
     check_prepare_out(out_dir, inputs)
+    with stages("prepare", 4, enabled=progress) as advance:
+        advance("read and validate")
+        return _prepare(inputs, out_dir, config, advance)
+
+
+def _prepare(inputs: list[Path], out_dir: str | Path, config: PrepareConfig, advance) -> dict:
     segments, load_report = load_market(inputs, interval_ms=config.interval_ms,
                                         gap_policy=config.gap_policy,
                                         max_ffill_minutes=config.max_ffill_minutes)
+    advance("features")
     feature_set = resolve_feature_set(config.features, segments[0])
     data, segment_report = featurize(segments, feature_set)
     splits = config.splits or default_splits(int(data["timestamp"][0]),
@@ -137,8 +146,10 @@ def prepare(inputs: list[str | Path], out_dir: str | Path, config: PrepareConfig
                 raise ConfigError("--chunk-len", f"with the default 70/15/15 split by time, {short}; give more "
                                                  "data, a smaller --chunk-len or explicit --split NAME=START:END")
             raise ConfigError("--split", short)
+    advance("labels")
     train_labels = label_chunks(split_tables["train"], config.chunk_len, None)
     edges = {k: np.array(train_labels[k]["edges"]) for k in INDICATORS}
+    advance("write")
     with atomic_dir(out_dir) as tmp:
         if config.normalize == "zscore":
             write_json(normalize.fit(split_tables["train"], columns), tmp / normalize.FILE)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import warnings
 from pathlib import Path
@@ -24,7 +25,11 @@ import numpy as np
 
 from hftjax.checkpoint import Checkpoints, resume, truncate_log
 from hftjax.errors import DivergenceError
+from hftjax.progress import bar
 from hftjax.sharding import host_values
+
+
+log = logging.getLogger(__name__)
 
 
 class LossWarning(RuntimeWarning):
@@ -45,6 +50,10 @@ class Loop:
         return f"{self.what} " + ", ".join(f"{k}={v}" for k, v in self.members[i].items())
 
 
+def _short(x) -> str:
+    return "nan" if x is None else f"{x:.4g}"
+
+
 def json_value(x):
     """A float for JSON: non-finite values become None (``null``)."""
     x = float(x)
@@ -60,10 +69,10 @@ def run_loop(loop: Loop, fresh, epoch_fn: Callable, *, stop_after: int | None = 
     try:
         state, start = resume(checkpoints, fresh, loop.config, loop.what, resume_from)
         truncate_log(loop.log, start)
-        epochs = range(start, loop.epochs if stop_after is None else min(loop.epochs, stop_after))
-        if progress:
-            from tqdm.auto import tqdm
-            epochs = tqdm(epochs, initial=start, total=loop.epochs, desc=f"{loop.what}s", unit="epoch")
+        epochs = bar(range(start, loop.epochs if stop_after is None else min(loop.epochs, stop_after)),
+                     desc=f"{loop.what}s", total=loop.epochs, unit="epoch", initial=start, enabled=progress)
+        if start:
+            log.info("%ss: resumed after epoch %d of %d from %s", loop.what, start, loop.epochs, loop.checkpoints)
         for epoch in epochs:
             state, metrics = epoch_fn(state)
             metrics, best_epoch, best_score = host_values((metrics, state.best_epoch, state.best_score))
@@ -74,10 +83,12 @@ def run_loop(loop: Loop, fresh, epoch_fn: Callable, *, stop_after: int | None = 
                 f.writelines(json.dumps(line, allow_nan=False) + "\n" for line in lines)
             if on_epoch is not None:
                 on_epoch(epoch, lines)
+            for i, line in enumerate(lines):
+                log.info("%s, epoch %d: loss %s, validation return rate %s (best epoch %d)", loop.member_name(i),
+                         epoch, _short(line.get("loss")), _short(line.get("valid_return_rate")), line["best_epoch"])
             check_divergence(loop, epoch, state.params, metrics, checkpoints)
-            if progress:
-                epochs.set_postfix(valid_return=f"{np.nanmean(metrics['valid_return_rate']):.4f}",
-                                   loss=f"{np.mean(metrics['loss']):.3g}")
+            epochs.set_postfix(valid_return=f"{np.nanmean(metrics['valid_return_rate']):.4f}",
+                               loss=f"{np.mean(metrics['loss']):.3g}")
             checkpoints.save(epoch + 1, state, {"epoch": epoch + 1, "config": loop.config})
     finally:
         checkpoints.close()

@@ -158,13 +158,14 @@ def test_hyper_keeps_the_epoch_best_on_its_selection_score(smoke_run, tmp_path, 
 def test_ablation_switches(smoke_run, tmp_path, switch, capsys):
     copy_subagents(smoke_run, tmp_path)
     args = [f"{k}={json.dumps(v)}" for k, v in PRESETS["smoke"]["hyper"].items()]
-    assert main(["train-hyper", str(tmp_path), "--quiet", *args, switch, "warn_loss_above=1e-9"]) == 0
+    assert main(["train-hyper", str(tmp_path), "--quiet", "-v", *args, switch, "warn_loss_above=1e-9"]) == 0
     line = json.loads((tmp_path / "hyper_log.jsonl").read_text().splitlines()[0])
     if switch == "memory=false":
         assert line["memory"] == 0.0
     out, err = capsys.readouterr()
     assert "best epoch 0" in out
     assert "hftjax train-hyper: warning: hyper-agent seed=0: mean loss" in err and "warn_loss_above=1e-09" in err
+    assert f"hftjax train-hyper: hyper-agent seed=0, epoch 0: loss {line['loss']:.4g}, validation return rate" in err
 
 
 def test_readme_ablation_keeps_the_main_result(smoke_run, capsys):
@@ -192,6 +193,24 @@ def test_hyper_divergence_names_the_seed(smoke_run, tmp_path, capsys):
     assert not (tmp_path / "hyper.json").exists() and not list((tmp_path / "hyper_checkpoints").iterdir())
     line = json.loads((tmp_path / "hyper_log.jsonl").read_text().splitlines()[0])
     assert line["nonfinite"] > 0 or "non-finite parameters" in err, (line, err)
+
+
+def test_logs_are_quiet_by_default_with_detail_and_bars_on_request(smoke_run, tmp_path, capsys):
+    shutil.copytree(smoke_run, tmp_path / "run")
+    run = str(tmp_path / "run")
+    stages = ["MacroHFT and its sub-agents", "rules", "learned baselines", "metrics and positions", "report and plots"]
+    assert main(["evaluate", run, "--split", "valid", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["evaluate", run, "--split", "valid"]) == 0
+    err = capsys.readouterr().err
+    assert "evaluate valid: 100%" in err and "5/5" in err and "done in" not in err  # a bar, no detail
+    assert main(["-v", "evaluate", run, "--split", "valid", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "%|" not in err
+    for stage in stages:
+        assert f"hftjax evaluate: evaluate valid: {stage} done in " in err
+    assert main(["evaluate", run, "--split", "valid", "--quiet"]) == 0  # -v does not stick to the next command
+    assert capsys.readouterr().err == ""
 
 
 def test_run_directory_can_be_moved(smoke_run, tmp_path):
