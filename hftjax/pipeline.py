@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from hftjax.baselines.train import train_baselines
-from hftjax.errors import RunDirError
+from hftjax.errors import DataError, RunDirError
 from hftjax.evaluate import evaluate
 from hftjax.hyper.run import train_hyper
 from hftjax.io import write_json
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: bool = True) -> dict:
     """Run every stage into ``out`` (resuming what is done); returns {split: metrics}."""
+    for path in config.data.inputs:  # before the run directory exists, so a corrected path can reuse it
+        if not Path(path).is_file():
+            raise DataError("no such file (data.inputs, --data)", file=path)
     out = claim_run_dir(out)
     with run_lock(out):
         resolved = config.to_json()
