@@ -145,16 +145,19 @@ def _bench(args: argparse.Namespace) -> None:
     root = Path(__file__).resolve().parents[1]
     if not (root / "benchmarks" / "common.py").exists():
         raise ConfigError("bench", f"benchmarks/ not found next to {root / 'hftjax'}: run from a source checkout")
+    # -q after the benchmark's name is hftjax's, not the script's (argparse hands it on with the rest)
+    quiet = args.quiet or any(a in ("-q", "--quiet") for a in args.args)
+    passed = [a for a in args.args if a not in ("-q", "--quiet")]
     if args.name == "all":
-        unknown = [a for a in args.args if a != "--quick"]
+        unknown = [a for a in passed if a != "--quick"]
         if unknown:
             raise ConfigError("bench all", f"takes only --quick, not {' '.join(unknown)}")
-        runs = [(name, THROUGHPUT_QUICK[name] if args.args else []) for name in THROUGHPUT_QUICK]
+        runs = [(name, THROUGHPUT_QUICK[name] if passed else []) for name in THROUGHPUT_QUICK]
     else:
-        runs = [(args.name, args.args)]
-    for name, extra in bar(runs, desc=f"bench {args.name}", unit="benchmark", enabled=not args.quiet):
+        runs = [(args.name, passed)]
+    for name, extra in bar(runs, desc=f"bench {args.name}", unit="benchmark", enabled=not quiet):
         print(f"hftjax bench {name} {' '.join(extra)}".rstrip(), flush=True)
-        tag = {"HFTJAX_BENCH_TAG": "quick"} if args.name == "all" and args.args else {}  # not over the full tables
+        tag = {"HFTJAX_BENCH_TAG": "quick"} if args.name == "all" and passed else {}  # not over the full tables
         done = subprocess.run([sys.executable, "-m", f"benchmarks.{BENCHMARKS[name]}", *extra], cwd=root,
                               env={**os.environ, **tag})
         if done.returncode:

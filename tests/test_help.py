@@ -41,3 +41,9 @@ def test_every_option_is_described_with_an_example(command, capsys):
         assert name in text
         assert " ".join(str(action.help % vars(action) if "%" in action.help else action.help).split()) in text
     assert f"example: hftjax {command} " in text
+
+
+def test_bench_all_names_an_unknown_argument_and_keeps_quiet_its_own(capsys):
+    assert main(["bench", "all", "--quick", "-q", "--fast"]) == 2
+    err = capsys.readouterr().err
+    assert "option 'bench all': takes only --quick, not --fast" in err and "%|" not in err
