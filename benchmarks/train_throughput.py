@@ -27,9 +27,10 @@ from benchmarks.common import record
 from hftjax.cli import main as cli
 from hftjax.env import EnvConfig
 from hftjax.dqn import Transition, ddqn_loss, hparams
+from hftjax.options import traced_leaves
 from hftjax.rl import apply_gradients, make_optimizer
 from hftjax.subagent.config import load_config
-from hftjax.subagent.network import SubAgentNet
+from hftjax.subagent.population import subagent_net
 from hftjax.subagent.run import SubAgentTrainer
 from hftjax.throughput import best_of, synthetic_market
 
@@ -61,17 +62,17 @@ def update_alone(batch: int, updates: int = 64) -> dict:
     the soft target update, ``updates`` times in one scan on a fixed batch of market rows.
     Samples/s, and XLA's FLOP count (``cost_analysis``) per sample and per second."""
     *_, market = synthetic_market(20_000)
-    net = SubAgentNet()
+    cfg = load_config(alpha=1.0)  # the reference's learner settings, one KL weight for the one member
+    net = subagent_net(cfg, market.levels)
     q_fn = lambda p, obs: net.apply(p, obs.single, obs.trend, obs.prev_action)  # noqa: E731
     k_row, k_prev, k_act, k_init = jax.random.split(jax.random.key(0), 4)
     transitions = Transition(row=jax.random.randint(k_row, (batch,), 0, 19_000),
-                             prev_action=jax.random.randint(k_prev, (batch,), 0, 2),
-                             action=jax.random.randint(k_act, (batch,), 0, 2),
+                             prev_action=jax.random.randint(k_prev, (batch,), 0, market.levels),
+                             action=jax.random.randint(k_act, (batch,), 0, market.levels),
                              reward=jnp.zeros(batch), done=jnp.zeros(batch, bool))
     params = net.init(k_init, market.single[:1], market.trend[:1], jnp.zeros(1, jnp.int32))
-    hp = hparams({"lr": 1e-4, "gamma": 0.99, "tau": 0.005, "kl_weight": 1.0, "epsilon_start": 0.5,
-                  "epsilon_end": 0.1, "epsilon_decay_epochs": 5.0})
-    optimizer = make_optimizer(1.0)
+    hp = hparams(traced_leaves(cfg))
+    optimizer = make_optimizer(cfg.grad_clip)
 
     def one(carry, _):
         params, target, opt_state = carry
