@@ -24,7 +24,7 @@ from hftjax.presets import PRESETS
 def _synth(args: argparse.Namespace) -> None:
     from hftjax.synth import write_market
 
-    write_market(args.out, args.rows, args.seed)
+    write_market(args.out, args.rows, args.seed, force=args.force)
     print(f"wrote {args.rows:,} synthetic 1-minute bars with a 5-level book to {args.out}")
 
 
@@ -111,8 +111,6 @@ def _compare(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    import jax
-
     from hftjax.evaluate import format_summary
     from hftjax.pipeline import run_pipeline
     from hftjax.run_config import load_run_config
@@ -123,8 +121,7 @@ def _run(args: argparse.Namespace) -> None:
     if args.devices is not None:
         shortcuts.append(f"devices.count={args.devices}")
     cfg = load_run_config(args.preset, args.config, [*shortcuts, *args.overrides])
-    if cfg.devices.platform:
-        jax.config.update("jax_platforms", cfg.devices.platform)
+    cfg.devices.select_platform()
     out = args.out or f"runs/{args.preset}"
     metrics = run_pipeline(out, cfg, progress=not args.quiet)
     print(format_summary(metrics))
@@ -183,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=525_600, help="number of 1-minute bars (default: one year)")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same market (default 0)")
     p.add_argument("--out", required=True, help="output .parquet file")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing file that hftjax synth did not write (by default it is refused)")
     p.set_defaults(run=_synth)
 
     p = sub.add_parser("prepare", help="features, splits and chunk labels from market files",

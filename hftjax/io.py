@@ -45,21 +45,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling directory; it replaces ``path`` only if the block succeeds.
-    The old ``path`` is renamed aside first and removed only once the new one is in place."""
-    path = Path(path)
+    The old ``path`` is renamed aside first (and put back if the new one cannot take its place),
+    then removed once the new one is in place: nothing is left behind either way."""
+    path = Path(path).resolve()  # "." or "x/.." have no name to make a sibling of
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         for child in tmp.rglob("*"):
             os.chmod(child, (0o777 if child.is_dir() else 0o666) & ~_umask())
-        old = None
+        old = path.with_name(f"{tmp.name[:-len('.tmp')]}.old")  # unique: named after the temporary
         if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / path.name)
-        _publish(tmp, path, 0o777)
-        if old is not None:
-            shutil.rmtree(old)
+            os.replace(path, old)
+        try:
+            _publish(tmp, path, 0o777)
+        except BaseException:
+            if old.exists():
+                os.replace(old, path)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

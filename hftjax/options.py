@@ -67,7 +67,8 @@ COMMON_RULES: dict[str, Rule] = {
     "epsilon_start": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "epsilon_end": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "epsilon_decay_epochs": (lambda v: v >= 0, "a number >= 0"),
-    "seeds": (lambda v: len(v) >= 1 and len(set(v)) == len(v), "a non-empty list of distinct integers, e.g. [0,1,2]"),
+    "seeds": (lambda v: len(v) >= 1 and len(set(v)) == len(v) and min(v) >= 0,
+              "a non-empty list of distinct integers >= 0, e.g. [0,1,2]"),
     "warn_loss_above": (lambda v: v > 0, "a number > 0"),
 }
 

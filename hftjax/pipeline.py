@@ -11,26 +11,30 @@ import logging
 from pathlib import Path
 
 from hftjax.baselines.train import train_baselines
-from hftjax.errors import DataError, RunDirError
+from hftjax.errors import ConfigError, DataError, RunDirError
 from hftjax.evaluate import evaluate
+from hftjax.features import CONTEXT_WINDOW
 from hftjax.hyper.run import train_hyper
 from hftjax.io import write_json
 from hftjax.prepare import PrepareConfig, prepare
 from hftjax.progress import stages
+from hftjax.provenance import check_sources, read_manifest
 from hftjax.run_config import RunConfig
 from hftjax.rundir import claim_run_dir, run_lock
-from hftjax.splits import parse_splits
+from hftjax.splits import DEFAULT_FRACTIONS, parse_splits
 from hftjax.subagent.run import train_subagents
-from hftjax.synth import write_market
+from hftjax.synth import synth_settings, write_market
 
 log = logging.getLogger(__name__)
 
 
 def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: bool = True) -> dict:
-    """Run every stage into ``out`` (resuming what is done); returns {split: metrics}."""
-    for path in config.data.inputs:  # before the run directory exists, so a corrected path can reuse it
-        if not Path(path).is_file():
-            raise DataError("no such file (data.inputs, --data)", file=path)
+    """Run every stage into ``out`` (resuming what is done); returns {split: metrics}.
+
+    Every check that can be made before training runs before anything is written, and
+    ``config.json`` is written only once the data is prepared: a refused command leaves nothing
+    that blocks the corrected rerun."""
+    check_before_writing(config)
     out = claim_run_dir(out)
     with run_lock(out):
         resolved = config.to_json()
@@ -41,28 +45,78 @@ def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: 
             if changed:
                 raise RunDirError(out, f"holds a run made with other settings (differs in {', '.join(changed)}); "
                                        "give --out a new directory")
-        write_json(resolved, out / "config.json")
-        log.info("run directory %s, config in config.json", out)
         # stage times are logged (hftjax -v); each training stage has its own progress bar
         with stages("run", 6, enabled=False) as advance:
             metrics = _stages(out, config, progress, advance)
     return metrics
 
 
+def check_before_writing(config: RunConfig) -> None:
+    """What can be refused before the run directory is touched: input files, devices and
+    platform, the evaluated splits and the chunk length against the synthetic market."""
+    for path in config.data.inputs:
+        if not Path(path).is_file():
+            raise DataError("no such file (data.inputs, --data)", file=path)
+    config.devices.placement()
+    names = [spec.partition("=")[0] for spec in config.data.splits] or list(DEFAULT_FRACTIONS)
+    unknown = [s for s in config.evaluation.splits if s not in names]
+    if unknown:
+        raise ConfigError("evaluation.splits", f"names {', '.join(map(repr, unknown))}, which the data will not have; "
+                                               f"its splits are {', '.join(names)} (data.splits)")
+    if not config.data.inputs and not config.data.splits:
+        shortest = int(config.data.synthetic_rows * min(DEFAULT_FRACTIONS.values())) - CONTEXT_WINDOW
+        if config.data.chunk_len > shortest:
+            raise ConfigError("data.chunk_len", f"{config.data.chunk_len} is longer than the shortest split of the "
+                                                f"synthetic market (about {shortest} rows after the feature warm-up "
+                                                f"of {config.data.synthetic_rows} rows); lower it or raise "
+                                                "data.synthetic_rows")
+
+
+def _market(out: Path, data) -> list[str]:
+    """The run's market files: ``data.inputs``, or the synthetic market in ``out`` (made, or
+    remade before the run's config is fixed, when it is missing or has other settings)."""
+    if data.inputs:
+        return list(data.inputs)
+    path = out / "market.parquet"
+    settings = synth_settings(path)
+    if path.exists() and settings is None:
+        raise RunDirError(out, f"holds {path.name}, which hftjax synth did not write; move it away (the "
+                               "synthetic market is written there)")
+    if settings is None or (settings["rows"], settings["seed"]) != (data.synthetic_rows, data.synthetic_seed):
+        if settings is not None and (out / "config.json").exists():
+            raise RunDirError(out, f"{path.name} is not the synthetic market of this run's config; give --out "
+                                   "a new directory")
+        write_market(path, data.synthetic_rows, seed=data.synthetic_seed, force=True)
+    return [str(path)]
+
+
+def _prepared(out: Path, inputs: list[str], request: PrepareConfig, progress: bool) -> None:
+    """Reuse ``out/data`` when it holds this request, prepared from unchanged inputs; prepare it
+    when it is missing (or is an earlier attempt's, before the config was fixed)."""
+    data_dir = out / "data"
+    if (data_dir / "manifest.json").exists():
+        manifest = read_manifest(data_dir)
+        if manifest.get("request") == request.request(inputs):
+            check_sources(data_dir)
+            log.info("reusing the prepared data in %s (inputs unchanged)", data_dir)
+            return
+        if (out / "config.json").exists():
+            raise RunDirError(data_dir, "was prepared from other inputs or settings than this run's config (by "
+                                        "another hftjax prepare?); give --out a new directory")
+    prepare(inputs, data_dir, request, progress=progress)
+
+
 def _stages(out: Path, config: RunConfig, progress: bool, advance) -> dict:
     data = config.data
-    inputs = list(data.inputs)
     advance("market")
-    if not inputs:
-        if not (out / "market.parquet").exists():
-            write_market(out / "market.parquet", data.synthetic_rows, seed=data.synthetic_seed)
-        inputs = [str(out / "market.parquet")]
+    inputs = _market(out, data)
     advance("prepare")
-    if not (out / "data" / "manifest.json").exists():
-        prepare(inputs, out / "data", PrepareConfig(
-            features=data.features, chunk_len=data.chunk_len, gap_policy=data.gap_policy,
-            max_ffill_minutes=data.max_ffill, normalize=data.normalize,
-            splits=parse_splits(list(data.splits)) if data.splits else None), progress=progress)
+    _prepared(out, inputs, PrepareConfig(
+        features=data.features, chunk_len=data.chunk_len, gap_policy=data.gap_policy,
+        max_ffill_minutes=data.max_ffill, normalize=data.normalize,
+        splits=parse_splits(list(data.splits)) if data.splits else None), progress)
+    write_json(config.to_json(), out / "config.json")
+    log.info("run directory %s, config in config.json", out)
     placement = config.devices.placement()
     advance("sub-agents")
     train_subagents(config.subagents, out / "data", out, env=config.env, progress=progress, placement=placement)

@@ -12,8 +12,8 @@ temporary directory that replaces DIR only once complete.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +22,19 @@ import pyarrow as pa
 import hftjax
 from hftjax import decompose
 from hftjax.data import load_market
+from hftjax.data.market_id import check_one_market
 from hftjax.data.table import MINUTE_MS, Table
 from hftjax.errors import ConfigError
 from hftjax.features import (CONTEXT_WINDOW, FEATURE_VERSION, TREND_WINDOW, FeatureSet,
                              compute_features, normalize, resolve_feature_set)
 from hftjax.io import atomic_dir, write_json, write_parquet
 from hftjax.progress import stages
-from hftjax.rundir import check_prepare_out
+from hftjax.provenance import fingerprint
+from hftjax.rundir import check_prepare_out, mark, prepare_lock
 from hftjax.splits import Splits, default_splits
 
 CHUNK_LEN = 4320  # rows per chunk: 3 days of minutes, the reference's
+LONG_GAP_MS = 86_400_000  # a gap longer than a day is reported: data months apart is likely a mistake
 INDICATORS = {"slope": decompose.chunk_slopes, "vol": decompose.chunk_volatility}
 
 
@@ -45,13 +48,12 @@ class PrepareConfig:
     interval_ms: int = MINUTE_MS
     normalize: str = "none"       # "zscore": scale features with training-split statistics (hftjax.features.normalize)
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    def request(self, inputs) -> dict:
+        """What a prepared dataset was asked for (``manifest.json``'s ``request``): a later
+        stage reuses the dataset only for the same request."""
+        options = dataclasses.asdict(self)
+        options["splits"] = None if self.splits is None else {k: list(v) for k, v in self.splits.items()}
+        return {"inputs": [str(Path(p).resolve()) for p in inputs], **options}
 
 
 def featurize(segments: list[Table], feature_set: FeatureSet) -> tuple[Table, list[dict]]:
@@ -68,6 +70,20 @@ def featurize(segments: list[Table], feature_set: FeatureSet) -> tuple[Table, li
     if not parts:
         raise ConfigError("input", f"no segment is longer than the {CONTEXT_WINDOW}-row feature warm-up")
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, report
+
+
+def warn_long_gaps(gaps: list[dict], splits: Splits, interval_ms: int) -> None:
+    """Warn about each gap longer than ``LONG_GAP_MS`` (how long, where, which split holds it):
+    files of one market months apart train as one dataset, in segments."""
+    for gap in gaps:
+        length = gap["missing"] * interval_ms
+        if length <= LONG_GAP_MS:
+            continue
+        inside = [name for name, (start, end) in splits.items() if start <= gap["start"] < end]
+        where = f"inside split {inside[0]!r}" if inside else "between splits"
+        warnings.warn(f"a gap of {length / 86_400_000:.1f} days ({gap['missing']:,} missing bars from "
+                      f"{gap['start_utc']}) splits the data into segments, {where}; chunks across it get no label",
+                      stacklevel=3)
 
 
 def label_chunks(split: Table, chunk_len: int, edges: dict[str, np.ndarray] | None) -> dict:
@@ -110,12 +126,16 @@ def prepare(inputs: list[str | Path], out_dir: str | Path, config: PrepareConfig
         raise ConfigError("normalize", f"must be one of {', '.join(normalize.NORMALIZE)}, got {config.normalize!r}")
     inputs = [Path(p) for p in inputs]
     check_prepare_out(out_dir, inputs)
-    with stages("prepare", 4, enabled=progress) as advance:
-        advance("read and validate")
-        return _prepare(inputs, out_dir, config, advance)
+    with prepare_lock(out_dir):
+        check_prepare_out(out_dir, inputs)  # again: another prepare may have written it meanwhile
+        with stages("prepare", 4, enabled=progress) as advance:
+            advance("read and validate")
+            return _prepare(inputs, out_dir, config, advance)
 
 
 def _prepare(inputs: list[Path], out_dir: str | Path, config: PrepareConfig, advance) -> dict:
+    sources = [fingerprint(p) for p in inputs]  # before reading: a file changed meanwhile then fails the check
+    market = check_one_market(inputs)
     segments, load_report = load_market(inputs, interval_ms=config.interval_ms,
                                         gap_policy=config.gap_policy,
                                         max_ffill_minutes=config.max_ffill_minutes)
@@ -125,7 +145,7 @@ def _prepare(inputs: list[Path], out_dir: str | Path, config: PrepareConfig, adv
     splits = config.splits or default_splits(int(data["timestamp"][0]),
                                              int(data["timestamp"][-1]) + config.interval_ms,
                                              config.interval_ms)
-    sources = [{"path": str(p), "sha256": _sha256(p)} for p in inputs]
+    warn_long_gaps(load_report["gaps"], splits, config.interval_ms)
     parameters = {"chunk_len": config.chunk_len, "interval_ms": config.interval_ms,
                   "gap_policy": config.gap_policy, "max_ffill_minutes": config.max_ffill_minutes,
                   "trend_window": TREND_WINDOW, "context_window": CONTEXT_WINDOW,
@@ -135,6 +155,7 @@ def _prepare(inputs: list[Path], out_dir: str | Path, config: PrepareConfig, adv
                "context": list(feature_set.context)}
     manifest = {"hftjax_version": hftjax.__version__, "feature_set": feature_set.name,
                 "feature_version": FEATURE_VERSION, "columns": columns, "parameters": parameters,
+                "request": config.request(inputs), "market": market._asdict(),
                 "sources": sources, "load_report": load_report, "segments": segment_report,
                 "splits": {}}
     split_tables = {name: _split_table(data, *bounds) for name, bounds in splits.items()}
@@ -151,6 +172,7 @@ def _prepare(inputs: list[Path], out_dir: str | Path, config: PrepareConfig, adv
     edges = {k: np.array(train_labels[k]["edges"]) for k in INDICATORS}
     advance("write")
     with atomic_dir(out_dir) as tmp:
+        mark(tmp, "prepared")
         if config.normalize == "zscore":
             write_json(normalize.fit(split_tables["train"], columns), tmp / normalize.FILE)
         for name, table in split_tables.items():

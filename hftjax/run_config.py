@@ -78,6 +78,22 @@ class DevicesConfig:
     def placement(self) -> Placement:
         return Placement.over(self.count)
 
+    def select_platform(self) -> None:
+        """Make ``platform`` JAX's (before anything else touches a device); refuse one this
+        machine does not have."""
+        if not self.platform:
+            return
+        import jax
+
+        jax.config.update("jax_platforms", self.platform)
+        try:
+            jax.devices()
+        except Exception as e:  # jax raises RuntimeError or a bare AssertionError for a missing backend
+            jax.config.update("jax_platforms", None)
+            reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else "no such backend"
+            raise ConfigError("devices.platform", f"JAX cannot use {self.platform} on this machine ({reason}); "
+                                                  "leave it empty for JAX's default") from None
+
 
 SECTIONS = {"data": DataConfig, "env": EnvConfig, "subagents": SubAgentConfig, "baselines": BaselineConfig,
             "hyper": HyperConfig, "evaluation": EvaluationConfig, "devices": DevicesConfig}

@@ -1,14 +1,19 @@
 """Directories hftjax writes: who owns them, and one process at a time.
 
+Ownership is the ``.hftjax`` mark alone, written when hftjax creates the directory (with its
+kind and the hftjax version): file names prove nothing, a user may well have a ``hyper.json``.
+
 - ``claim_run_dir``: a run directory (``run``, ``train-subagents``, ``train-hyper --out``) is
-  created empty, or is one hftjax made before (it holds ``.hftjax``, a
-  ``subagents.json`` or ``hyper.json``); any other non-empty directory is refused, so a
-  command never writes among a user's own files.
-- ``check_prepare_out``: ``prepare`` replaces only an earlier prepared output of its own (its
-  manifest and the files that manifest implies), never a directory that holds an input.
+  created empty, or holds the mark; any other non-empty directory is refused, naming a file in
+  it, so a command never writes among a user's own files.
+- ``check_prepare_out``: ``prepare`` replaces only an earlier prepared output of its own (the
+  mark, its manifest and the files that manifest implies), never a directory that holds an
+  input or the current directory.
 - ``run_lock``: an advisory ``flock`` on ``DIR/.lock`` naming the holder's pid. The kernel
   drops the lock when its holder dies, so a lock file left by a dead process is taken over
   (with a warning); a live holder gets a clear error. Re-entrant within one process.
+- ``prepare_lock``: ``prepare`` into a run's ``data/`` takes that run's lock (it cannot swap the
+  data under a training run); elsewhere it locks ``.NAME.lock`` beside its output while it works.
 """
 
 from __future__ import annotations
@@ -24,11 +29,33 @@ from typing import Iterator
 from hftjax.errors import ConfigError, RunDirError
 
 MARKER = ".hftjax"
-RUN_FILES = (MARKER, "subagents.json", "hyper.json")  # any one marks a run directory
 LOCK = ".lock"
-PREPARED_EXTRA = {"manifest.json", "teacher", "normalization.json"}  # beside each split's .parquet and _labels.json
+PREPARED_EXTRA = {MARKER, "manifest.json", "teacher", "normalization.json"}  # beside each split's .parquet and _labels.json
 
 _held: set[Path] = set()  # resolved directories whose lock this process holds
+
+
+def mark(path: Path, kind: str) -> None:
+    """Write the ownership mark into ``path`` (a directory hftjax just created or emptied)."""
+    from hftjax import __version__
+
+    (path / MARKER).write_text(json.dumps({"kind": kind, "hftjax_version": __version__}) + "\n")
+
+
+def marked(path: str | os.PathLike, kind: str | None = None) -> bool:
+    """Whether ``path`` holds hftjax's mark (of ``kind``, when given; the first marks had no kind
+    but ``run``)."""
+    try:
+        found = json.loads((Path(path) / MARKER).read_text()).get("kind", "run")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return kind is None or found == kind
+
+
+def _foreign(path: Path, option: str, what: str) -> RunDirError:
+    first = sorted(p.name for p in path.iterdir())[0]
+    return RunDirError(path, f"holds {first} and is not {what} (no {MARKER} mark); give {option} a new or "
+                             "empty directory")
 
 
 def claim_run_dir(path: str | os.PathLike, option: str = "--out") -> Path:
@@ -36,20 +63,22 @@ def claim_run_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ConfigError(option, f"{path} exists and is not a directory")
-    if path.is_dir() and not any((path / name).exists() for name in RUN_FILES) and any(path.iterdir()):
-        raise RunDirError(path, f"is not empty and is not an hftjax run directory (no {MARKER} file); "
-                                f"give {option} a new or empty directory")
+    if path.is_dir() and not marked(path, "run") and any(path.iterdir()):
+        raise _foreign(path, option, "an hftjax run directory")
     path.mkdir(parents=True, exist_ok=True)
-    if not (path / MARKER).exists():
-        (path / MARKER).write_text(json.dumps({"kind": "run"}) + "\n")
+    if not marked(path, "run"):
+        mark(path, "run")
     return path
 
 
 def check_prepare_out(out: str | os.PathLike, inputs) -> None:
-    """Refuse an ``--out`` that is or contains an input, or that holds anything other than an
-    earlier output of ``prepare``."""
+    """Refuse an ``--out`` that is or contains an input or the current directory, or that holds
+    anything other than an earlier output of ``prepare``."""
     out = Path(out)
     resolved = out.resolve()
+    if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
+        raise ConfigError("--out", f"{out} is the current directory (or holds it), which prepare would replace; "
+                                   "give a subdirectory, e.g. --out data")
     for source in inputs:
         source = Path(source).resolve()
         if source == resolved or resolved in source.parents:
@@ -59,12 +88,14 @@ def check_prepare_out(out: str | os.PathLike, inputs) -> None:
         raise ConfigError("--out", f"{out} exists and is not a directory")
     if not out.is_dir() or not any(out.iterdir()):
         return
-    manifest = out / "manifest.json"
     try:
-        splits = json.loads(manifest.read_text())["splits"]
+        manifest = json.loads((out / "manifest.json").read_text())
+        splits = manifest["splits"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise RunDirError(out, "is not empty and is not an earlier hftjax prepare output (no readable "
-                               "manifest.json); give --out a new or empty directory") from None
+        manifest, splits = None, None
+    # outputs of hftjax before the mark carry hftjax_version in their manifest
+    if splits is None or not (marked(out, "prepared") or "hftjax_version" in manifest):
+        raise _foreign(out, "--out", "an earlier hftjax prepare output")
     ours = PREPARED_EXTRA | {f"{s}.parquet" for s in splits} | {f"{s}_labels.json" for s in splits}
     foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
     if foreign:
@@ -86,19 +117,44 @@ def _pid_running(pid: int) -> bool:
 def run_lock(path: str | os.PathLike) -> Iterator[None]:
     """Hold ``path``'s lock for the block; raise ``RunDirError`` naming the holder's pid."""
     path = Path(path).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    with _flock(path, path / LOCK):
+        yield
+
+
+def prepare_lock(out: str | os.PathLike) -> contextlib.AbstractContextManager:
+    """The lock ``prepare`` holds while it writes ``out``: the run's own when ``out`` lies in a
+    run directory (so it never swaps the data of a training run), else ``.NAME.lock`` beside
+    ``out`` while it works (``out`` itself is replaced, so it cannot hold the lock)."""
+    out = Path(out).resolve()
+    if marked(out.parent, "run"):
+        return run_lock(out.parent)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return _flock(out, out.parent / f".{out.name}.lock", remove=True)
+
+
+@contextlib.contextmanager
+def _flock(path: Path, lock: Path, *, remove: bool = False) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock`` for ``path``; ``remove`` deletes the lock file on
+    release (a lock file beside a user's folder should not stay)."""
     if path in _held:  # an outer block of this process holds it (``run`` around its stages)
         yield
         return
-    path.mkdir(parents=True, exist_ok=True)
-    lock = path / LOCK
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunDirError(path, f"is in use by process {holder} (lock {lock}); wait for it to finish "
+                                    "or stop it") from None
+        try:  # a holder that removed the file while we opened it: ours is a stale inode, open again
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
         os.close(fd)
-        raise RunDirError(path, f"is in use by process {holder} (lock {lock}); wait for it to finish "
-                                "or stop it") from None
     previous = os.pread(fd, 64, 0).decode(errors="replace").strip()
     if previous.isdigit() and int(previous) != os.getpid():
         state = "still running but not holding it" if _pid_running(int(previous)) else "no longer running"
@@ -110,6 +166,9 @@ def run_lock(path: str | os.PathLike) -> Iterator[None]:
         yield
     finally:
         _held.discard(path)
-        os.ftruncate(fd, 0)
+        if remove:
+            lock.unlink(missing_ok=True)
+        else:
+            os.ftruncate(fd, 0)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)

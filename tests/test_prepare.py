@@ -13,6 +13,7 @@ from hftjax import decompose
 from hftjax.cli import main
 from hftjax.data.table import to_arrow
 from hftjax.io import write_parquet
+from hftjax.rundir import mark
 
 CHUNK = 360
 
@@ -152,13 +153,14 @@ def test_bad_input_clear_error_and_nothing_written(tmp_path, capsys, case):
     src = write_csv(rows, tmp_path / f"{case}.csv")
     out = tmp_path / "out"
     out.mkdir()  # an earlier output (as prepare recognises one) must survive a failed run
+    mark(out, "prepared")
     (out / "manifest.json").write_text('{"splits": {"train": {}}}')
     (out / "train.parquet").write_text("previous run")
     assert main(["prepare", str(src), "--out", str(out), "--chunk-len", "16"]) == 2
     err = capsys.readouterr().err
     assert src.name in err and f"row {row}" in err and repr(column) in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([src.name, "out"])
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "train.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [".hftjax", "manifest.json", "train.parquet"]
     assert (out / "train.parquet").read_text() == "previous run"
 
 

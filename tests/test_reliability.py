@@ -53,6 +53,8 @@ def test_prepare_refuses_an_out_that_holds_its_input(market, tmp_path, capsys):
 
 
 def test_prepare_refuses_out_dot(market, tmp_path, capsys, monkeypatch):
+    """``--out .`` (or a folder holding the current one) would replace the shell's working
+    directory: refused before any work, whatever it holds, leaving nothing behind."""
     (tmp_path / "notes.txt").write_text("mine")
     (tmp_path / "bars.parquet").write_bytes(market.read_bytes())
     monkeypatch.chdir(tmp_path)
@@ -60,8 +62,15 @@ def test_prepare_refuses_out_dot(market, tmp_path, capsys, monkeypatch):
     assert "option '--out'" in capsys.readouterr().err  # "." holds the input
     assert main(["prepare", str(market), "--out", ".", "--chunk-len", CHUNK]) == 2
     err = capsys.readouterr().err
-    assert "not an earlier hftjax prepare output" in err and "Traceback" not in err
+    assert "is the current directory" in err and "Traceback" not in err
     assert tree(tmp_path) == ["bars.parquet", "notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    for out in (".", ".."):
+        assert main(["prepare", str(market), "--out", out, "--chunk-len", CHUNK]) == 2
+        assert "is the current directory" in capsys.readouterr().err
+    assert tree(tmp_path) == ["bars.parquet", "empty", "notes.txt"]
 
 
 def test_prepare_refuses_a_foreign_directory_and_replaces_only_its_own(market, tmp_path, capsys):

@@ -12,6 +12,7 @@ from hftjax.baselines.learned import MLPQNet, dqn_trainer
 from hftjax.baselines.ppo import ActorCritic, PPOTrainer
 from hftjax.checkpoint import restore_best
 from hftjax.env.config import EnvConfig
+from hftjax.provenance import check_trained_on
 from hftjax.sharding import Placement
 from hftjax.subagent.config import SubAgentConfig
 from hftjax.subagent.run import train_population
@@ -49,6 +50,8 @@ def load_baselines(run_dir: str | Path) -> list[tuple[object, list[dict], object
         if not (run_dir / f"{name}.json").exists():
             continue
         meta = json.loads((run_dir / f"{name}.json").read_text())
+        check_trained_on((run_dir / meta["data_dir"]).resolve(), meta.get("dataset_sha256"), f"{name} baselines",
+                         f"hftjax train-baselines DATA_DIR --out {run_dir}")
         best = restore_best(run_dir / f"{name}_best", f"hftjax train-baselines DATA_DIR --out {run_dir}")
         cfg = BaselineConfig(**meta["config"]["baselines"])
         out.append((network(levels=EnvConfig(**meta["env"]).levels, hidden=cfg.hidden), meta["members"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from hftjax.data.parse import compression_of, peek_fields
 from hftjax.data.shared import read_shared, shared_layout
 from hftjax.data.table import MINUTE_MS, Table, concat, num_rows, take
 from hftjax.data.tardis import align_book, is_tardis_header, read_tardis_book
-from hftjax.data.validate import valid_rows, validate_book
+from hftjax.data.validate import suspicious_bars, valid_rows, validate_book
 from hftjax.errors import DataError
 
 
@@ -78,6 +79,7 @@ def load_market(paths, *, interval_ms: int = MINUTE_MS, gap_policy: str = "split
         aligned, report["bars_without_book"] = align_book(bars, book, interval_ms)
         origin = origin[:, np.searchsorted(bars["timestamp"], aligned["timestamp"])]
         bars = aligned
+    _warn_suspicious(bars, files, origin)
     label = " + ".join(f for f, b in zip(files, is_bars) if b)
     if not num_rows(bars):
         why = "" if all(is_bars) else ": none has a book snapshot (do the book files cover their time range?)"
@@ -112,6 +114,15 @@ def _merge(files, tables, chosen, rows_of) -> tuple[Table, np.ndarray]:
     with _at_origin(files, origin):
         kept = rows_of(merged, label)
     return take(merged, kept), origin[:, kept]
+
+
+def _warn_suspicious(bars: Table, files: list[str], origin: np.ndarray) -> None:
+    """One warning per kind of odd bar (``suspicious_bars``), naming the first one's file and row."""
+    for what, rows, column in suspicious_bars(bars):
+        if rows.size:
+            file, row = files[origin[0, rows[0]]], int(origin[1, rows[0]])
+            more = f"; {rows.size - 1} more such bar(s)" if rows.size > 1 else ""
+            warnings.warn(f"{file}, row {row}, column {column!r}: {what}{more}", stacklevel=3)
 
 
 def _book_rows(book: Table, file: str) -> np.ndarray:

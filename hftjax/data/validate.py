@@ -15,6 +15,7 @@ from hftjax.data.table import (BOOK_COLUMN, MINUTE_MS, OHLCV, PRICE_COLUMNS, Tab
 from hftjax.errors import DataError
 
 BAR_COLUMNS = ("timestamp", *OHLCV)
+MAX_MINUTE_JUMP = 2.0  # a close more than 2x (or under 1/2) the one before is reported as a likely bad print
 
 
 def validate(table: Table, *, file: str, interval_ms: int = MINUTE_MS) -> Table:
@@ -130,3 +131,17 @@ def _first(mask: np.ndarray, message: str, values: np.ndarray, *, file: str, col
     if bad.size:
         row = int(bad[0])
         raise DataError(f"{message} ({show(values[row])})", file=file, row=row, column=column)
+
+
+def suspicious_bars(table: Table) -> list[tuple[str, np.ndarray, str]]:
+    """What is odd but possible in a valid bar table, as (what, rows, column) for the warnings:
+    a close outside [low, high] (an inconsistent bar), and a close more than ``MAX_MINUTE_JUMP``
+    times (or under its inverse) the close before (a spike, or files of two markets merged)."""
+    close = table["close"]
+    outside = np.flatnonzero((close < table["low"]) | (close > table["high"]))
+    ratio = close[1:] / close[:-1]
+    jumps = np.flatnonzero((ratio > MAX_MINUTE_JUMP) | (ratio < 1 / MAX_MINUTE_JUMP)) + 1
+    return [(f"close outside [low, high] ({close[outside[0]]} not in [{table['low'][outside[0]]}, "
+             f"{table['high'][outside[0]]}])" if outside.size else "", outside, "close"),
+            (f"close jumps from {close[jumps[0] - 1]} to {close[jumps[0]]} in one bar, beyond the "
+             f"{MAX_MINUTE_JUMP:g}x bound (a bad print, or two markets merged?)" if jumps.size else "", jumps, "close")]

@@ -17,6 +17,7 @@ from hftjax.env.config import EnvConfig
 from hftjax.errors import ConfigError, RunDirError
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.trainer import HyperRun
+from hftjax.provenance import check_sources, check_trained_on
 from hftjax.subagent.config import AGENTS, SubAgentConfig
 
 
@@ -28,6 +29,7 @@ class SubAgentRun:
     members: list[dict]
     data_dir: Path
     best_params: dict        # stacked over members
+    dataset_sha256: str | None = None  # the prepared dataset they were trained on (None: not recorded)
 
     def for_seed(self, seed: int):
         """The six sub-agents of ``seed`` (or of the lowest seed trained) in the hyper-agent's order."""
@@ -43,13 +45,16 @@ def load_subagents(run_dir: str | Path) -> SubAgentRun:
         raise RunDirError(run_dir, "has no trained sub-agents (subagents.json missing): run "
                                    f"hftjax train-subagents DATA_DIR --out {run_dir} first")
     meta = json.loads((run_dir / "subagents.json").read_text())
+    data_dir = (run_dir / meta["data_dir"]).resolve()
+    check_sources(data_dir)
+    check_trained_on(data_dir, meta.get("dataset_sha256"), "sub-agents", f"hftjax train-subagents DATA_DIR --out {run_dir}")
     best = restore_best(run_dir / "subagents_best", f"hftjax train-subagents DATA_DIR --out {run_dir}")
     missing = set(AGENTS) - {m["agent"] for m in meta["members"]}
     if missing:
         raise ConfigError("agents", f"the hyper-agent needs all six sub-agents; missing {sorted(missing)}")
     return SubAgentRun(run_dir=run_dir, cfg=SubAgentConfig(**meta["config"]), env=EnvConfig(**meta["env"]),
-                       members=meta["members"], data_dir=(run_dir / meta["data_dir"]).resolve(),
-                       best_params=best["best_params"])
+                       members=meta["members"], data_dir=data_dir, best_params=best["best_params"],
+                       dataset_sha256=meta.get("dataset_sha256"))
 
 
 def hyper_config_of(hyper_dir: str | Path) -> HyperConfig | None:
@@ -69,7 +74,11 @@ def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperRun]:
         raise RunDirError(hyper_dir, "has no trained hyper-agent (hyper.json missing): run "
                                      f"hftjax train-hyper RUN_DIR --out {hyper_dir} first")
     meta = json.loads((hyper_dir / "hyper.json").read_text())
-    run = HyperRun(load_subagents(hyper_dir / meta["subagents"]), HyperConfig(**meta["config"]))
+    subagents = load_subagents(hyper_dir / meta["subagents"])
+    if meta.get("dataset_sha256") not in (None, subagents.dataset_sha256):
+        raise RunDirError(hyper_dir, "holds a hyper-agent trained over sub-agents of another dataset (they were "
+                                     f"retrained since); retrain it: hftjax train-hyper {hyper_dir / meta['subagents']}")
+    run = HyperRun(subagents, HyperConfig(**meta["config"]))
     checkpoints = Checkpoints(hyper_dir / "hyper_checkpoints")
     try:
         if checkpoints.latest_epoch() is None:

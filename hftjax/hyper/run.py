@@ -25,13 +25,16 @@ def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, out: str | Path | None
                 progress: bool = True, placement: Placement = Placement()) -> tuple[object, HyperRun]:
     """Train (or resume) the hyper-agent over the sub-agents of ``run_dir``, writing into ``out``
     (default: ``run_dir`` itself; another directory keeps an ablation beside the main result)."""
-    run = HyperRun(load_subagents(run_dir), cfg, placement)
+    subagents = load_subagents(run_dir)
+    run = HyperRun(subagents, cfg, placement)
     out = claim_run_dir(run_dir if out is None else out)
     with run_lock(out):
-        loop = Loop("hyper-agent", out / "hyper_checkpoints", out / "hyper_log.jsonl", cfg.to_json(), cfg.epochs,
+        loop = Loop("hyper-agent", out / "hyper_checkpoints", out / "hyper_log.jsonl",
+                    {**cfg.to_json(), "dataset_sha256": subagents.dataset_sha256}, cfg.epochs,
                     [{"seed": s} for s in cfg.seeds], cfg.warn_loss_above)
         state = run_loop(loop, run.init(), run.epoch, stop_after=stop_after, resume_from=resume_from,
                          progress=progress)
-        write_json({"config": cfg.to_json(), "subagents": os.path.relpath(Path(run_dir).resolve(), out.resolve())},
+        write_json({"config": cfg.to_json(), "subagents": os.path.relpath(Path(run_dir).resolve(), out.resolve()),
+                    "dataset_sha256": subagents.dataset_sha256},
                    out / "hyper.json")
     return state, run

@@ -16,8 +16,8 @@ import jax
 
 from hftjax.checkpoint import save_best
 from hftjax.env.config import EnvConfig
-from hftjax.errors import RunDirError
 from hftjax.io import write_json
+from hftjax.provenance import check_sources, dataset_digest
 from hftjax.rundir import claim_run_dir, run_lock
 from hftjax.sharding import Placement
 from hftjax.subagent.config import SubAgentConfig
@@ -113,20 +113,21 @@ def train_population(name: str, what: str, make_trainer, config: dict, ids: list
                      resume_from: int | None = None, progress: bool = True) -> tuple[object, PopulationTrainer]:
     """The host side of a population's training, into ``RUN_DIR/<name>_checkpoints``,
     ``<name>_log.jsonl``, ``<name>_best`` and, once done, ``<name>.json``."""
-    if not (Path(data_dir) / "manifest.json").exists():
-        raise RunDirError(data_dir, "is not a prepared dataset (no manifest.json): run "
-                                    f"hftjax prepare INPUT... --out {data_dir} first")
+    check_sources(data_dir)
     run_dir = claim_run_dir(run_dir)
     with run_lock(run_dir):
+        digest = dataset_digest(data_dir)  # before the data is read: what this population learns from
         trainer = make_trainer()
+        # the dataset is part of the checkpointed config: a resume on data prepared again is refused
         loop = Loop(what, run_dir / f"{name}_checkpoints", run_dir / f"{name}_log.jsonl",
-                    {**config, "env": env.to_json()}, learner.epochs, ids, learner.warn_loss_above)
+                    {**config, "env": env.to_json(), "dataset_sha256": digest}, learner.epochs, ids,
+                    learner.warn_loss_above)
         state = run_loop(loop, trainer.init(), trainer.epoch, stop_after=stop_after, resume_from=resume_from,
                          progress=progress, on_epoch=_tensorboard(run_dir, name))
         save_best(run_dir / f"{name}_best", state)
         # written last: later stages read it as "this population is trained"; a relative data
         # path keeps the run directory movable
         write_json({"config": config, "env": env.to_json(), "members": trainer.members,
-                    "data_dir": os.path.relpath(Path(data_dir).resolve(), run_dir.resolve())},
+                    "data_dir": os.path.relpath(Path(data_dir).resolve(), run_dir.resolve()), "dataset_sha256": digest},
                    run_dir / f"{name}.json")
     return state, trainer

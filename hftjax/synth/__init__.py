@@ -5,8 +5,8 @@ clustered volatility; OHLC, volume and the book follow. See ``docs/synthetic_cal
 """
 
 from hftjax.synth.book import LEVELS
-from hftjax.synth.market import SynthMarket, generate, write_market
+from hftjax.synth.market import SynthMarket, generate, synth_settings, write_market
 from hftjax.synth.params import SynthParams
 from hftjax.synth.regimes import TREND_NAMES, VOL_NAMES
 
-__all__ = ["LEVELS", "SynthMarket", "SynthParams", "TREND_NAMES", "VOL_NAMES", "generate", "write_market"]
+__all__ = ["LEVELS", "SynthMarket", "SynthParams", "TREND_NAMES", "VOL_NAMES", "generate", "synth_settings", "write_market"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from hftjax.data.table import MINUTE_MS, Table
 from hftjax.errors import ConfigError
@@ -41,13 +44,33 @@ def generate(rows: int, seed: int, params: SynthParams = SynthParams()) -> Synth
     return SynthMarket(table=table, trend=trend, vol=vol)
 
 
-def write_market(path, rows: int, seed: int, params: SynthParams = SynthParams()) -> None:
-    """``generate`` written as a canonical Parquet file (generator settings in its metadata)."""
-    import json
+GENERATOR = "hftjax.synth"
 
+
+def synth_settings(path) -> dict | None:
+    """The generator settings (rows, seed, params) of a market ``write_market`` wrote, or None
+    for any other file (or none)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = json.loads((pq.read_schema(path).metadata or {})[b"hftjax"])
+    except (OSError, KeyError, ValueError, TypeError, pa.ArrowException):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("generator") == GENERATOR else None
+
+
+def write_market(path, rows: int, seed: int, params: SynthParams = SynthParams(), *, force: bool = False) -> None:
+    """``generate`` written as a canonical Parquet file (generator settings in its metadata),
+    atomically. An existing file is replaced only when this function wrote it, or with ``force``."""
     from hftjax.data.table import to_arrow
     from hftjax.io import write_parquet
 
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError("--out", f"{path} is a directory; give the .parquet file to write")
+    if path.exists() and not force and synth_settings(path) is None:
+        raise ConfigError("--out", f"{path} exists and is not a market hftjax synth wrote; give another path "
+                                   "or --force to replace it")
     table = to_arrow(generate(rows, seed, params).table)
-    meta = {"generator": "hftjax.synth", "rows": rows, "seed": seed, "params": dataclasses.asdict(params)}
+    meta = {"generator": GENERATOR, "rows": rows, "seed": seed, "params": dataclasses.asdict(params)}
     write_parquet(table.replace_schema_metadata({"hftjax": json.dumps(meta, default=str)}), path)
