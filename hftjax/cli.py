@@ -105,7 +105,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _compare(args: argparse.Namespace) -> None:
     from hftjax.compare import compare
 
-    print(compare(args.run_dirs, args.out), end="")
+    print(compare(args.run_dirs, args.out, allow_different=args.allow_different), end="")
     if args.out:
         print(f"wrote {Path(args.out) / 'compare.md'} and compare.csv")
 
@@ -245,10 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="which prepared split to evaluate on: test (default), valid or train")
     p.set_defaults(run=_evaluate)
 
-    p = sub.add_parser("compare", help="evaluated runs and their seeds as one mean ± std table (Markdown and CSV)",
-                       epilog='example: hftjax compare runs/eth runs/eth-zscore --out cmp')
+    p = sub.add_parser("compare", help="runs of one config (differing only in seeds) pooled as one mean ± std table (Markdown and CSV)",
+                       epilog='example: hftjax compare runs/eth-seed0 runs/eth-seed1 --out cmp')
     p.add_argument("run_dirs", nargs="+", help="directories hftjax evaluate wrote results/metrics.json into")
     p.add_argument("--out", help="also write compare.md and compare.csv here")
+    p.add_argument("--allow-different", action="store_true",
+                   help="pool runs whose configs differ in more than seeds (the table then names the keys that differ)")
     p.set_defaults(run=_compare)
 
     p = sub.add_parser("run", help="synth (or --data) -> prepare -> sub-agents -> hyper-agent -> evaluation",

@@ -1,6 +1,9 @@
 """``hftjax compare RUN_DIR...``: several evaluated runs (and their seeds) as one table, mean ±
 std over every seed of every run, in Markdown and CSV. Runs whose test splits differ (rows,
-period, fee or position size) are refused: their numbers would not be comparable."""
+period, fee or position size) are refused: their numbers would not be comparable. Runs are
+pooled as seeds of one experiment only when their resolved configs differ in nothing but the
+seeds (``allow_different`` pools them anyway and says which keys differ); a directory named
+twice (``RUN`` and ``RUN/``) counts once."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hftjax.errors import RunDirError
+from hftjax.errors import ConfigError, RunDirError
 from hftjax.io import write_text
 from hftjax.report import COLUMNS, cell, strategies
 
@@ -23,6 +26,27 @@ def load_metrics(run_dir: str | Path) -> dict:
     if not path.exists():
         raise RunDirError(run_dir, f"has no {path.relative_to(run_dir)}: run hftjax evaluate {run_dir} first")
     return json.loads(path.read_text())
+
+
+def resolved_config(run_dir: str | Path) -> dict:
+    """What a run was trained with: ``config.json`` of ``hftjax run``, else the stages' own
+    records (``subagents.json``, ``hyper.json``), seeds left out."""
+    run_dir = Path(run_dir)
+    if (run_dir / "config.json").exists():
+        config = json.loads((run_dir / "config.json").read_text())
+    else:
+        config = {}
+        for name, key in (("subagents.json", "subagents"), ("hyper.json", "hyper")):
+            if (run_dir / name).exists():
+                config[key] = json.loads((run_dir / name).read_text())["config"]
+    return {f"{section}.{k}": v for section, values in config.items() if isinstance(values, dict)
+            for k, v in values.items() if k != "seeds"}
+
+
+def config_differences(run_dirs: list[str]) -> list[str]:
+    """The dotted config keys (seeds aside) in which any run differs from the first."""
+    configs = [resolved_config(d) for d in run_dirs]
+    return sorted({k for c in configs[1:] for k in c.keys() | configs[0].keys() if c.get(k) != configs[0].get(k)})
 
 
 def merge(runs: dict[str, dict]) -> dict:
@@ -63,13 +87,26 @@ def tables(merged: dict) -> tuple[str, str]:
     return "\n".join(md) + "\n", out.getvalue()
 
 
-def compare(run_dirs: list[str | Path], out: str | Path | None = None) -> str:
+def compare(run_dirs: list[str | Path], out: str | Path | None = None, *, allow_different: bool = False) -> str:
     """The Markdown table; with ``out``, also ``out/compare.md`` and ``out/compare.csv``."""
-    merged = merge({str(d): load_metrics(d) for d in run_dirs})
+    unique: dict[Path, str] = {}
+    for d in run_dirs:
+        unique.setdefault(Path(d).resolve(), str(d))
+    names = list(unique.values())
+    metrics = {name: load_metrics(name) for name in names}
+    differs = config_differences(names)
+    note = ""
+    if differs and not allow_different:
+        raise ConfigError("run_dirs", f"the runs were made with other settings (differ in {', '.join(differs)}), so "
+                                      "their seeds are not one experiment's; compare runs that differ only in seeds, "
+                                      "or pass --allow-different to pool them anyway")
+    if differs:
+        note = f"Pooled runs of different settings (differ in {', '.join(differs)}).\n\n"
+    merged = merge(metrics)
     markdown, table = tables(merged)
-    title = (f"# {len(run_dirs)} runs on the {merged['split']} split ({merged['rows']:,} rows, "
+    title = (f"# {len(names)} runs on the {merged['split']} split ({merged['rows']:,} rows, "
              f"{merged['period'][0]} to {merged['period'][1]})\n\n" if merged.get("period") else "")
     if out is not None:
-        write_text(title + markdown, Path(out) / "compare.md")
+        write_text(title + note + markdown, Path(out) / "compare.md")
         write_text(table, Path(out) / "compare.csv")
-    return title + markdown
+    return title + note + markdown

@@ -28,8 +28,8 @@ from hftjax.env.core import accounts, observe_rows, start_state, transition
 from hftjax.env.market import MarketData
 from hftjax.env.params import TradingSettings, split_params
 from hftjax.replay import Replay, replay_init, replay_sample
-from hftjax.rl import (apply_gradients, epoch_metrics, kl_to_teacher, linear_epsilon, make_optimizer,
-                       set_learning_rate, take, update_metrics)
+from hftjax.rl import (accumulate, apply_gradients, epoch_metrics, is_maximum, kl_to_teacher, linear_epsilon,
+                       make_optimizer, set_learning_rate, take, update_metrics)
 
 
 @struct.dataclass
@@ -117,7 +117,7 @@ def ddqn_loss(params, target_params, q_fn: Callable, market: MarketData, batch: 
     target = jax.lax.stop_gradient(batch.reward + hp.gamma * (1.0 - batch.done) * q_next)
     td = jnp.mean((q_taken - target) ** 2)
     kl = kl_to_teacher(obs.demo, q)
-    loss, parts = td, {"td": td}
+    loss, parts = td, {"td": td, "q_abs_max": jnp.max(jnp.abs(q))}  # the bounded-divergence guard reads q_abs_max
     if batch.q_memory is not None:
         parts["memory"] = jnp.mean((q_taken - batch.q_memory) ** 2) if memory_term else jnp.float32(0)
         loss = loss + hp.memory_weight * parts["memory"]
@@ -171,7 +171,7 @@ def collect_then_learn(schedule: Schedule, loss_fn: Callable, hp: HParams, colle
         def body(carry):
             j, x, totals = carry
             x, m = one_update(x, keys[j])
-            return j + 1, x, jax.tree.map(jnp.add, totals, m)
+            return j + 1, x, accumulate(totals, m)
 
         x = (params, target, opt_state)
         zero = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(lambda: one_update(x, keys[0])[1]))
@@ -182,8 +182,8 @@ def collect_then_learn(schedule: Schedule, loss_fn: Callable, hp: HParams, colle
 
     carry = (env, state.replay, state.params, state.target_params, state.opt_state, key)
     (env, replay, params, target, opt_state, _), per_iteration = jax.lax.scan(iteration, carry, jnp.arange(s.iterations))
-    totals = jax.tree.map(jnp.sum, per_iteration)
-    averaged = tuple(k for k in totals if k not in ("reward", "updates", "nonfinite", "grad_norm"))
+    totals = {k: v.max() if is_maximum(k) else v.sum() for k, v in per_iteration.items()}
+    averaged = tuple(k for k in totals if k not in ("reward", "updates", "nonfinite", "grad_norm") and not is_maximum(k))
     metrics = {"train_reward": totals["reward"], "epsilon": epsilon(hp, state.epoch), **epoch_metrics(totals, averaged)}
     state = state.replace(params=params, target_params=target, opt_state=opt_state, replay=replay,
                           epoch=state.epoch + 1)

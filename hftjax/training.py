@@ -4,10 +4,18 @@ Per epoch: one jitted call trains (and validates) every member, then the host lo
 line per member (non-finite values as ``null``), checks for divergence, and checkpoints. A
 rerun resumes from the newest checkpoint (or ``resume_from``).
 
-The divergence guard: a non-finite loss or gradient in any update, or a non-finite parameter
-after the epoch, stops training with a :class:`DivergenceError` naming the member and the
-epoch, before that epoch is checkpointed, so the last good checkpoint stays the latest. A
-finite mean loss above ``warn_loss_above`` only warns (:class:`LossWarning`).
+The divergence guard: a non-finite loss or gradient in any update, a non-finite parameter
+after the epoch, or (for Q-learners) a Q-value or TD loss past a bound no honest learner
+reaches, stops training with a :class:`DivergenceError` naming the member and the epoch, before
+that epoch is checkpointed, so the last good checkpoint stays the latest. The bound
+(``q_bound``): a Q-value is a discounted sum of rewards, so |Q| <= max|r| / (1 - gamma); one step
+of the market pays at most max_holding * (max |close change| + fee * max close). Training stops
+when |Q| passes ``Q_BOUND_SLACK`` times that, floored at 1 (the slack and the floor leave room
+for bootstrapping's overshoot and for the untrained network's outputs, which are of order 1
+whatever the market's price level), or the mean TD loss passes (2 * bound)^2. A finite
+mean loss above ``warn_loss_above`` only warns (:class:`LossWarning`). The hyper-agent's Q_mix
+is a convex mix of the sub-agents' Q, bounded whatever its params: its divergence is a softmax
+saturated until a weight underflows to 0 (``saturated_max``), which stops training too.
 """
 
 from __future__ import annotations
@@ -31,6 +39,20 @@ from hftjax.sharding import host_values
 
 log = logging.getLogger(__name__)
 
+Q_BOUND_SLACK = 100.0  # see the module docstring
+
+
+def q_bound(close, trading, gamma) -> np.ndarray:
+    """Per member (``gamma`` per member): the |Q| past which a Q-learner on this market with
+    these trading settings has diverged (see the module docstring). gamma = 1 takes the split's
+    length as the horizon."""
+    close = np.asarray(close, np.float64)
+    max_holding, fee = float(np.asarray(trading.max_holding)), float(np.asarray(trading.fee))
+    max_reward = max_holding * (np.max(np.abs(np.diff(close))) + fee * np.max(close))
+    gamma = np.asarray(gamma, np.float64)
+    horizon = np.minimum(1.0 / np.maximum(1.0 - gamma, 1e-12), len(close))
+    return Q_BOUND_SLACK * np.maximum(max_reward * horizon, 1.0)
+
 
 class LossWarning(RuntimeWarning):
     """A finite but very large training loss."""
@@ -45,6 +67,7 @@ class Loop:
     epochs: int
     members: list[dict]        # what identifies each member (agent, seed, sweep values)
     warn_loss_above: float
+    q_bound: np.ndarray | None = None  # per member, for Q-learners (``q_bound``); None: not checked
 
     def member_name(self, i: int) -> str:
         return f"{self.what} " + ", ".join(f"{k}={v}" for k, v in self.members[i].items())
@@ -107,6 +130,16 @@ def check_divergence(loop: Loop, epoch: int, params, metrics: dict, checkpoints:
                             f"{int(metrics['updates'][i])} updates")
         if not finite_params[i]:
             problems.append("non-finite parameters")
+        if loop.q_bound is not None and "q_abs_max" in metrics:
+            bound, q, td = float(loop.q_bound[i]), float(metrics["q_abs_max"][i]), float(metrics["td"][i])
+            if q > bound:
+                problems.append(f"|Q| reached {q:.3g}, past the bound {bound:.3g} ({Q_BOUND_SLACK:g} x the largest "
+                                "reward / (1 - gamma))")
+            elif td > (2 * bound) ** 2:
+                problems.append(f"the TD loss reached {td:.3g}, past (2 x {bound:.3g})^2")
+        if metrics.get("saturated_max", np.zeros(count))[i] > 0:
+            problems.append("a mixing weight underflowed to 0 (a saturated softmax: its gradient is 0, the "
+                            "hyper-agent can no longer learn)")
         if problems:
             latest = checkpoints.latest_epoch()
             kept = (f"the latest checkpoint is still {checkpoints.directory / str(latest)}" if latest is not None

@@ -279,6 +279,9 @@ class PPOTrainer(PopulationTrainer):
     def init(self):
         return population_init(self.setup, self.keys(), self.spec, self.train_market, self.trading)
 
+    def q_bound(self):
+        return None  # not a Q-learner: the non-finite checks only
+
     def epoch(self, state):
         state, metrics = population_epoch(self.setup, state, self.spec, self.train_market, self.trading)
         state, score = population_validate(self.setup, state, self.spec, self.valid_market, self.trading)

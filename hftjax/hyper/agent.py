@@ -132,7 +132,12 @@ def hyper_epoch(setup: HyperSetup, state: LearnerState, hp: HParams, table, mark
         return envs, tree_select(memory_full(memory), memory_reencode(memory, encode), memory)
 
     def loss_fn(params, target, batch):
-        return ddqn_loss(params, target, q_fn, market, batch, hp, memory_term=c.memory)
+        loss, parts = ddqn_loss(params, target, q_fn, market, batch, hp, memory_term=c.memory)
+        # Q_mix is a convex mix, bounded whatever the params: divergence shows as a saturated
+        # softmax instead, a weight underflowed to 0 (its gradient is 0; the divergence guard reads it)
+        obs = observe_rows(market, batch.row, batch.prev_action)
+        weights, _ = net.apply(params, obs.single, obs.trend, obs.context, obs.prev_action)
+        return loss, {**parts, "saturated_max": jnp.any(weights == 0).astype(jnp.float32)}
 
     (envs, memory), state, metrics = collect_then_learn(schedule(setup, market), loss_fn, hp, collect,
                                                         (envs, state.memory), state, k_run,

@@ -31,7 +31,7 @@ def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, out: str | Path | None
     with run_lock(out):
         loop = Loop("hyper-agent", out / "hyper_checkpoints", out / "hyper_log.jsonl",
                     {**cfg.to_json(), "dataset_sha256": subagents.dataset_sha256}, cfg.epochs,
-                    [{"seed": s} for s in cfg.seeds], cfg.warn_loss_above)
+                    [{"seed": s} for s in cfg.seeds], cfg.warn_loss_above, run.q_bound())
         state = run_loop(loop, run.init(), run.epoch, stop_after=stop_after, resume_from=resume_from,
                          progress=progress)
         write_json({"config": cfg.to_json(), "subagents": os.path.relpath(Path(run_dir).resolve(), out.resolve()),

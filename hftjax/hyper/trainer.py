@@ -16,8 +16,9 @@ from hftjax.hyper.subq import sub_q_table
 from hftjax.metrics import paper_metrics
 from hftjax.options import compiled_part
 from hftjax.rl import keep_best, vmap_members
-from hftjax.sharding import Placement
+from hftjax.sharding import Placement, host_values
 from hftjax.subagent.population import subagent_net
+from hftjax.training import q_bound
 
 
 class HyperRun:
@@ -49,6 +50,11 @@ class HyperRun:
         market, _ = self.market("train")
         keys = jnp.stack([jax.random.fold_in(jax.random.key(s), 1_000_003) for s in self.cfg.seeds])
         return hyper_init(self.setup, self.placement.members(keys), self.hp, market)
+
+    def q_bound(self):
+        """Per seed, the |Q_mix| that means divergence (``hftjax.training.q_bound``)."""
+        market, _ = self.market("train")
+        return q_bound(host_values(market.close), self.trading, host_values(self.hp.gamma))
 
     def epoch(self, state):
         market, tables = self.market("train")

@@ -19,13 +19,13 @@ from hftjax.env.config import EnvConfig
 from hftjax.io import write_json
 from hftjax.provenance import check_sources, dataset_digest
 from hftjax.rundir import claim_run_dir, run_lock
-from hftjax.sharding import Placement
+from hftjax.sharding import Placement, host_values
 from hftjax.subagent.config import SubAgentConfig
 from hftjax.subagent.epoch import train_epoch
 from hftjax.subagent.population import build_population, init_member, member_keys
 from hftjax.rl import keep_best
 from hftjax.subagent.validation import validate
-from hftjax.training import Loop, run_loop
+from hftjax.training import Loop, q_bound, run_loop
 
 
 class PopulationTrainer:
@@ -45,6 +45,10 @@ class PopulationTrainer:
 
     def init(self):
         return population_init(self.setup, self.keys(), self.spec.hp, self.train_market)
+
+    def q_bound(self):
+        """Per member, the |Q| that means divergence (``hftjax.training.q_bound``)."""
+        return q_bound(host_values(self.train_market.close), self.trading, host_values(self.spec.hp.gamma))
 
     def epoch(self, state):
         """Train every member one epoch, then validate and keep each member's best params."""
@@ -121,7 +125,7 @@ def train_population(name: str, what: str, make_trainer, config: dict, ids: list
         # the dataset is part of the checkpointed config: a resume on data prepared again is refused
         loop = Loop(what, run_dir / f"{name}_checkpoints", run_dir / f"{name}_log.jsonl",
                     {**config, "env": env.to_json(), "dataset_sha256": digest}, learner.epochs, ids,
-                    learner.warn_loss_above)
+                    learner.warn_loss_above, trainer.q_bound())
         state = run_loop(loop, trainer.init(), trainer.epoch, stop_after=stop_after, resume_from=resume_from,
                          progress=progress, on_epoch=_tensorboard(run_dir, name))
         save_best(run_dir / f"{name}_best", state)
