@@ -1,8 +1,12 @@
 """Orbax checkpoints of a trained population (params, optimizer state, replay, RNG, epoch) and resuming.
 
-Checkpoint ``N`` in ``RUN_DIR/<checkpoints>/N`` holds the state after N epochs. An unreadable
-checkpoint is reported by path, with the earlier ones to resume from (``--resume-from N``);
-resuming from an earlier one moves the later ones aside to ``<checkpoints>.discarded/``.
+Checkpoint ``N`` in ``RUN_DIR/<checkpoints>/N`` holds the state after N epochs. Once orbax has
+finished writing one, ``CHECKSUMS`` beside its files records the sha256 of each; it is checked
+before every restore, so a damaged checkpoint (a flipped byte keeps the size, which orbax does
+not notice) is reported by path, with the earlier ones to resume from (``--resume-from N``), as
+a truncated or unreadable one is; resuming from an earlier one moves the later ones aside to
+``<checkpoints>.discarded/``. A checkpoint without the file (written before checksums, or
+interrupted between orbax's commit and the checksums) is read on orbax's own checks.
 """
 
 from __future__ import annotations
@@ -15,6 +19,39 @@ import jax
 import orbax.checkpoint as ocp
 
 from hftjax.errors import ConfigError, RunDirError
+from hftjax.io import write_json
+from hftjax.provenance import sha256_file
+
+CHECKSUMS = "hftjax_checksums.json"
+
+
+def write_checksums(directory: Path) -> None:
+    """Record the sha256 of every file of a finished checkpoint."""
+    write_json(_digests(directory), directory / CHECKSUMS)
+
+
+def _digests(directory: Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): sha256_file(p) for p in sorted(directory.rglob("*"))
+            if p.is_file() and p.name != CHECKSUMS and not p.name.startswith(f".{CHECKSUMS}")}
+
+
+def verify_checksums(directory: Path) -> str | None:
+    """None when the checkpoint matches its checksums (or has none); else what differs."""
+    path = directory / CHECKSUMS
+    if not path.exists():
+        return None
+    try:
+        recorded = json.loads(path.read_text())
+    except ValueError:
+        return f"{CHECKSUMS} is damaged"
+    found = _digests(directory)
+    for name, digest in recorded.items():
+        if name not in found:
+            return f"{name} is missing"
+        if found[name] != digest:
+            return f"{name} differs from its checksum"
+    extra = sorted(set(found) - set(recorded))
+    return f"{extra[0]} was added after the save" if extra else None
 
 
 def _to_disk(state):
@@ -47,20 +84,27 @@ class Checkpoints:
         self.manager.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(_to_disk(state)),
                                                          meta=ocp.args.JsonSave(meta)))
         self.manager.wait_until_finished()
+        write_checksums(self.directory / str(epoch))
 
-    def restore(self, epoch: int, like) -> tuple[object, dict]:
-        """The checkpoint of ``epoch``; an unreadable one raises ``RunDirError`` naming it."""
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_disk(like))
+    def restore(self, epoch: int, like, resume: str = "rerun with {option}") -> tuple[object, dict]:
+        """The checkpoint of ``epoch``; a damaged or unreadable one raises ``RunDirError`` naming
+        it and the earlier ones; ``resume`` is the command that resumes from one, with
+        ``{option}`` where ``--resume-from N`` goes (by default: the command being run, again)."""
+        damage = verify_checksums(self.directory / str(epoch))
         try:
+            if damage is not None:
+                raise RunDirError(self.directory, damage)
+            abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_disk(like))
             out = self.manager.restore(epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
                                                                       meta=ocp.args.JsonRestore()))
         except Exception as e:  # orbax/tensorstore raise many types for a damaged file
             earlier = [e for e in self.epochs() if e < epoch]
-            hint = (f"resume from an earlier one with --resume-from {earlier[-1]} (available: "
-                    f"{', '.join(map(str, earlier))}) or start over with --resume-from 0" if earlier
-                    else "start over with --resume-from 0")
-            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise RunDirError(self.directory / str(epoch), f"checkpoint cannot be read ({reason}); {hint}") from e
+            hint = (f"resume from an earlier one: {resume.format(option=f'--resume-from {earlier[-1]}')} "
+                    f"(available: {', '.join(map(str, earlier))}), or start over: "
+                    f"{resume.format(option='--resume-from 0')}" if earlier
+                    else f"start over: {resume.format(option='--resume-from 0')}")
+            reason = (damage or str(e).strip().splitlines()[0][:200]) if (damage or str(e).strip()) else type(e).__name__
+            raise RunDirError(self.directory / str(epoch), f"checkpoint is damaged ({reason}); {hint}") from None
         return _from_disk(out.state), out.meta
 
     def discard_after(self, epoch: int) -> list[Path]:
@@ -87,20 +131,26 @@ class Checkpoints:
 
 
 def save_best(path: Path, state) -> None:
-    """The best-epoch params, scores and epochs of a trained population, in ``path``."""
+    """The best-epoch params, scores and epochs of a trained population, in ``path`` (with its
+    checksums)."""
     best = {"best_params": state.best_params, "best_score": state.best_score, "best_epoch": state.best_epoch}
+    path = Path(path).resolve()
     with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(Path(path).resolve(), best, force=True)
+        checkpointer.save(path, best, force=True)
+    write_checksums(path)
 
 
 def restore_best(path: Path, rerun: str) -> dict:
     """What ``save_best`` wrote; a missing or damaged one raises ``RunDirError`` saying to ``rerun``."""
     path = Path(path).resolve()
+    damage = verify_checksums(path) if path.is_dir() else "missing"
     try:
+        if damage is not None:
+            raise RunDirError(path, damage)
         with ocp.StandardCheckpointer() as checkpointer:
             return checkpointer.restore(path)
     except Exception as e:  # orbax raises many types for a missing or damaged checkpoint
-        raise RunDirError(path, f"cannot be read ({type(e).__name__}); rerun {rerun}") from e
+        raise RunDirError(path, f"cannot be read ({damage or type(e).__name__}); rerun {rerun}") from None
 
 
 def resume(checkpoints: Checkpoints, fresh, config: dict, what: str,

@@ -15,7 +15,7 @@ import traceback
 import warnings
 from pathlib import Path
 
-from hftjax.errors import ConfigError, UserError
+from hftjax.errors import ConfigError, Interrupted, UserError
 from hftjax.prepare import CHUNK_LEN
 from hftjax.progress import bar
 from hftjax.presets import PRESETS
@@ -65,12 +65,14 @@ def _train_subagents(args: argparse.Namespace) -> None:
 
 def _train_baselines(args: argparse.Namespace) -> None:
     from hftjax.baselines.train import train_baselines
+    from hftjax.rundir import first_unfinished
     from hftjax.run_config import load_run_config
 
     cfg = load_run_config(None, args.config, args.overrides, default_section="baselines",
                           only=("baselines", "subagents", "env"))
+    resume = first_unfinished(args.out, args.resume_from)
     for state, trainer in train_baselines(cfg.baselines, cfg.subagents, args.data_dir, args.out, env=cfg.env,
-                                          progress=not args.quiet, placement=_placement(args)):
+                                          progress=not args.quiet, placement=_placement(args), resume=resume):
         for i, m in enumerate(trainer.members):
             print(f"  {m['agent']:<8} seed {m['seed']}: best epoch {int(state.best_epoch[i])}, "
                   f"validation return rate {float(state.best_score[i]):+.4f}")
@@ -123,7 +125,7 @@ def _run(args: argparse.Namespace) -> None:
     cfg = load_run_config(args.preset, args.config, [*shortcuts, *args.overrides])
     cfg.devices.select_platform()
     out = args.out or f"runs/{args.preset}"
-    metrics = run_pipeline(out, cfg, progress=not args.quiet)
+    metrics = run_pipeline(out, cfg, progress=not args.quiet, resume_from=args.resume_from)
     print(format_summary(metrics))
     print(f"run directory: {out}")
 
@@ -220,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", help="output directory of hftjax prepare")
     p.add_argument("--out", required=True, help="run directory (the sub-agents' one, so evaluate reports them)")
     p.add_argument("--config", help="JSON, TOML or YAML file: baselines/subagents/env sections, or plain baseline options")
+    p.add_argument("--resume-from", type=int, metavar="N", help=RESUME_HELP + " (of the first family not yet finished)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="baseline options (algorithms, hidden, window_jitter, ppo_*), subagents.KEY (the learner settings) or env.KEY")
     p.add_argument("--devices", type=int, default=1, metavar="N",
@@ -262,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", help="agent seeds, vmapped (subagents.seeds and hyper.seeds)")
     p.add_argument("--devices", type=int, metavar="N",
                    help="spread the populations over the first N devices, 0 for all (devices.count; default 1)")
+    p.add_argument("--resume-from", type=int, metavar="N",
+                   help=RESUME_HELP + " (of the first training stage not yet finished)")
     p.add_argument("overrides", nargs="*", metavar="section.key=value", help="e.g. hyper.lr=3e-4 env.fee=0.0004")
     p.set_defaults(run=_run)
 
@@ -313,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
             print(f"hftjax {args.command}: error: {err}", file=sys.stderr)
             return 2
+        except Interrupted as stop:  # Ctrl-C during training: after a whole, checkpointed epoch
+            print(f"hftjax {args.command}: {stop}", file=sys.stderr)
+            return 130
+        except KeyboardInterrupt:  # Ctrl-C elsewhere: every write is atomic, nothing is half-written
+            print(f"hftjax {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+            return 130
     return 0
 
 

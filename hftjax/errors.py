@@ -46,3 +46,11 @@ class DivergenceError(UserError, RuntimeError):
     def __init__(self, member: str, epoch: int, message: str):
         self.member, self.epoch = member, epoch
         super().__init__(f"training diverged for {member} in epoch {epoch}: {message}")
+
+
+class Interrupted(Exception):
+    """Training stopped on Ctrl-C after a whole, checkpointed epoch (not a mistake: exit 130)."""
+
+    def __init__(self, what: str, epochs_done: int):
+        super().__init__(f"interrupted at epoch {epochs_done} of {what} training (checkpoint {epochs_done} is "
+                         "saved); rerun the same command to resume")

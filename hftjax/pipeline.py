@@ -20,7 +20,7 @@ from hftjax.prepare import PrepareConfig, prepare
 from hftjax.progress import stages
 from hftjax.provenance import check_sources, read_manifest
 from hftjax.run_config import RunConfig
-from hftjax.rundir import claim_run_dir, run_lock
+from hftjax.rundir import claim_run_dir, first_unfinished, run_lock
 from hftjax.splits import DEFAULT_FRACTIONS, parse_splits
 from hftjax.subagent.run import train_subagents
 from hftjax.synth import synth_settings, write_market
@@ -28,8 +28,11 @@ from hftjax.synth import synth_settings, write_market
 log = logging.getLogger(__name__)
 
 
-def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: bool = True) -> dict:
+def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: bool = True,
+                 resume_from: int | None = None) -> dict:
     """Run every stage into ``out`` (resuming what is done); returns {split: metrics}.
+    ``resume_from`` N resumes the first unfinished training stage from its checkpoint after N
+    epochs (0: starts it over), as ``train-* --resume-from`` does.
 
     Every check that can be made before training runs before anything is written, and
     ``config.json`` is written only once the data is prepared: a refused command leaves nothing
@@ -47,7 +50,7 @@ def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: 
                                        "give --out a new directory")
         # stage times are logged (hftjax -v); each training stage has its own progress bar
         with stages("run", 6, enabled=False) as advance:
-            metrics = _stages(out, config, progress, advance)
+            metrics = _stages(out, config, progress, advance, resume_from)
     return metrics
 
 
@@ -106,7 +109,7 @@ def _prepared(out: Path, inputs: list[str], request: PrepareConfig, progress: bo
     prepare(inputs, data_dir, request, progress=progress)
 
 
-def _stages(out: Path, config: RunConfig, progress: bool, advance) -> dict:
+def _stages(out: Path, config: RunConfig, progress: bool, advance, resume_from: int | None) -> dict:
     data = config.data
     advance("market")
     inputs = _market(out, data)
@@ -118,14 +121,17 @@ def _stages(out: Path, config: RunConfig, progress: bool, advance) -> dict:
     write_json(config.to_json(), out / "config.json")
     log.info("run directory %s, config in config.json", out)
     placement = config.devices.placement()
+
+    resume = first_unfinished(out, resume_from)
     advance("sub-agents")
-    train_subagents(config.subagents, out / "data", out, env=config.env, progress=progress, placement=placement)
+    train_subagents(config.subagents, out / "data", out, env=config.env, progress=progress, placement=placement,
+                    resume_from=resume("subagents"))
     advance("learned baselines")
     if config.baselines.algorithms:
         train_baselines(config.baselines, config.subagents, out / "data", out, env=config.env, progress=progress,
-                        placement=placement)
+                        placement=placement, resume=resume)
     advance("hyper-agent")
-    train_hyper(out, config.hyper, progress=progress, placement=placement)
+    train_hyper(out, config.hyper, progress=progress, placement=placement, resume_from=resume("hyper"))
     advance("evaluation")
     metrics = {split: evaluate(out, split, progress=progress) for split in config.evaluation.splits}
     write_json(metrics, out / "results" / "summary.json")

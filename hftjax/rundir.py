@@ -24,7 +24,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from hftjax.errors import ConfigError, RunDirError
 
@@ -101,6 +101,20 @@ def check_prepare_out(out: str | os.PathLike, inputs) -> None:
     if foreign:
         raise RunDirError(out, f"holds {', '.join(foreign)}, which hftjax prepare did not write; move it "
                                "or give --out another directory")
+
+
+def first_unfinished(run_dir: str | Path, resume_from: int | None) -> Callable[[str], int | None]:
+    """``resume(stage) -> resume_from`` for a command that trains several stages in turn:
+    ``resume_from`` goes to the first one whose ``<stage>.json`` (written when it finishes) is
+    missing, None to every other."""
+    pending = [resume_from]
+
+    def resume(stage: str) -> int | None:
+        if (Path(run_dir) / f"{stage}.json").exists():
+            return None
+        chosen, pending[0] = pending[0], None
+        return chosen
+    return resume
 
 
 def _pid_running(pid: int) -> bool:

@@ -20,10 +20,13 @@ saturated until a weight underflows to 0 (``saturated_max``), which stops traini
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import math
+import signal
+import threading
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -32,7 +35,7 @@ import jax
 import numpy as np
 
 from hftjax.checkpoint import Checkpoints, resume, truncate_log
-from hftjax.errors import DivergenceError
+from hftjax.errors import DivergenceError, Interrupted
 from hftjax.progress import bar
 from hftjax.sharding import host_values
 
@@ -56,6 +59,27 @@ def q_bound(close, trading, gamma) -> np.ndarray:
 
 class LossWarning(RuntimeWarning):
     """A finite but very large training loss."""
+
+
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Yield ``interrupted() -> bool``: the first SIGINT in the block is remembered, not raised;
+    it also restores the default action, so a second one ends the process at once. Outside the
+    main thread (where signals cannot be handled) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    hits = []
+
+    def remember(signum, frame):
+        hits.append(signum)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    previous = signal.signal(signal.SIGINT, remember)
+    try:
+        yield lambda: bool(hits)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,32 +113,42 @@ def run_loop(loop: Loop, fresh, epoch_fn: Callable, *, stop_after: int | None = 
     """Train from ``fresh`` (or resume) to ``loop.epochs`` epochs (or ``stop_after`` in total);
     ``epoch_fn(state) -> (state, per-member metrics)``. Returns the final state."""
     checkpoints = Checkpoints(loop.checkpoints)
-    try:
-        state, start = resume(checkpoints, fresh, loop.config, loop.what, resume_from)
-        truncate_log(loop.log, start)
-        epochs = bar(range(start, loop.epochs if stop_after is None else min(loop.epochs, stop_after)),
-                     desc=f"{loop.what}s", total=loop.epochs, unit="epoch", initial=start, enabled=progress)
-        if start:
-            log.info("%ss: resumed after epoch %d of %d from %s", loop.what, start, loop.epochs, loop.checkpoints)
-        for epoch in epochs:
-            state, metrics = epoch_fn(state)
-            metrics, best_epoch, best_score = host_values((metrics, state.best_epoch, state.best_score))
-            lines = [{"epoch": epoch, **member, **{k: json_value(v[i]) for k, v in metrics.items()},
-                      "best_epoch": int(best_epoch[i]), "best_valid_score": json_value(best_score[i])}
-                     for i, member in enumerate(loop.members)]
-            with open(loop.log, "a") as f:
-                f.writelines(json.dumps(line, allow_nan=False) + "\n" for line in lines)
-            if on_epoch is not None:
-                on_epoch(epoch, lines)
-            for i, line in enumerate(lines):
-                log.info("%s, epoch %d: loss %s, validation return rate %s (best epoch %d)", loop.member_name(i),
-                         epoch, _short(line.get("loss")), _short(line.get("valid_return_rate")), line["best_epoch"])
-            check_divergence(loop, epoch, state.params, metrics, checkpoints)
-            epochs.set_postfix(valid_return=f"{np.nanmean(metrics['valid_return_rate']):.4f}",
-                               loss=f"{np.mean(metrics['loss']):.3g}")
-            checkpoints.save(epoch + 1, state, {"epoch": epoch + 1, "config": loop.config})
-    finally:
-        checkpoints.close()
+    with deferred_interrupt() as interrupted:
+        try:
+            return _epochs(loop, checkpoints, fresh, epoch_fn, stop_after, resume_from, progress, on_epoch, interrupted)
+        finally:
+            checkpoints.close()
+
+
+def _epochs(loop: Loop, checkpoints: Checkpoints, fresh, epoch_fn, stop_after, resume_from, progress, on_epoch,
+            interrupted):
+    """The epochs of ``run_loop``; ``interrupted()`` is polled after each checkpoint."""
+    state, start = resume(checkpoints, fresh, loop.config, loop.what, resume_from)
+    truncate_log(loop.log, start)
+    epochs = bar(range(start, loop.epochs if stop_after is None else min(loop.epochs, stop_after)),
+                 desc=f"{loop.what}s", total=loop.epochs, unit="epoch", initial=start, enabled=progress)
+    if start:
+        log.info("%ss: resumed after epoch %d of %d from %s", loop.what, start, loop.epochs, loop.checkpoints)
+    for epoch in epochs:
+        state, metrics = epoch_fn(state)
+        metrics, best_epoch, best_score = host_values((metrics, state.best_epoch, state.best_score))
+        lines = [{"epoch": epoch, **member, **{k: json_value(v[i]) for k, v in metrics.items()},
+                  "best_epoch": int(best_epoch[i]), "best_valid_score": json_value(best_score[i])}
+                 for i, member in enumerate(loop.members)]
+        with open(loop.log, "a") as f:
+            f.writelines(json.dumps(line, allow_nan=False) + "\n" for line in lines)
+        if on_epoch is not None:
+            on_epoch(epoch, lines)
+        for i, line in enumerate(lines):
+            log.info("%s, epoch %d: loss %s, validation return rate %s (best epoch %d)", loop.member_name(i),
+                     epoch, _short(line.get("loss")), _short(line.get("valid_return_rate")), line["best_epoch"])
+        check_divergence(loop, epoch, state.params, metrics, checkpoints)
+        epochs.set_postfix(valid_return=f"{np.nanmean(metrics['valid_return_rate']):.4f}",
+                           loss=f"{np.mean(metrics['loss']):.3g}")
+        checkpoints.save(epoch + 1, state, {"epoch": epoch + 1, "config": loop.config})
+        if interrupted():
+            epochs.close()
+            raise Interrupted(loop.what, epoch + 1)
     return state
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 from hftjax.baselines.config import DQN_FAMILY, BaselineConfig
 from hftjax.baselines.learned import MLPQNet, dqn_trainer
@@ -25,10 +26,10 @@ FAMILIES = {
 
 
 def train_baselines(cfg: BaselineConfig, learner: SubAgentConfig, data_dir: str | Path, run_dir: str | Path, *,
-                    env: EnvConfig = EnvConfig(), progress: bool = True,
-                    placement: Placement = Placement()) -> list[tuple[object, object]]:
+                    env: EnvConfig = EnvConfig(), progress: bool = True, placement: Placement = Placement(),
+                    resume: Callable[[str], int | None] = lambda family: None) -> list[tuple[object, object]]:
     """Train (or resume) every learned baseline of ``cfg`` into ``run_dir``; returns each
-    family's (final state, trainer)."""
+    family's (final state, trainer). ``resume(family)`` gives the family's ``resume_from``."""
     done = []
     for name, (chosen, make, _) in FAMILIES.items():
         algorithms = chosen(cfg)
@@ -37,8 +38,9 @@ def train_baselines(cfg: BaselineConfig, learner: SubAgentConfig, data_dir: str 
                 name, f"{'/'.join(a.upper() for a in algorithms)} baseline", lambda: make(cfg, learner, env, data_dir, placement),
                 {"baselines": cfg.to_json(), "learner": learner.to_json()},
                 [{"agent": a, "seed": s} for a in algorithms for s in learner.seeds], learner, env, data_dir, run_dir,
-                progress=progress))
+                progress=progress, resume_from=resume(name)))
     return done
+
 
 
 def load_baselines(run_dir: str | Path) -> list[tuple[object, list[dict], object]]:

@@ -18,6 +18,7 @@ from hftjax.errors import ConfigError, RunDirError
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.trainer import HyperRun
 from hftjax.provenance import check_sources, check_trained_on
+from hftjax.rundir import marked
 from hftjax.subagent.config import AGENTS, SubAgentConfig
 
 
@@ -67,12 +68,23 @@ def hyper_config_of(hyper_dir: str | Path) -> HyperConfig | None:
     return None
 
 
+def first_missing_stage(run_dir: Path) -> str:
+    """What to run first in a directory without a trained hyper-agent."""
+    if not run_dir.is_dir() or not marked(run_dir, "run"):
+        return (f"it is not an hftjax run directory; train one with hftjax run --out {run_dir}, or evaluate "
+                "the directory a run or train-hyper wrote")
+    if not (run_dir / "subagents.json").exists():
+        data = run_dir / "data" if (run_dir / "data" / "manifest.json").exists() else "DATA_DIR"
+        return (f"train the sub-agents first (hftjax train-subagents {data} --out {run_dir}), then the hyper-agent "
+                f"(hftjax train-hyper {run_dir}); or rerun the hftjax run command that made it")
+    return f"train it with hftjax train-hyper {run_dir}"
+
+
 def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperRun]:
     """The trained hyper-agent population (latest checkpoint) of a directory ``train-hyper`` wrote."""
     hyper_dir = Path(hyper_dir)
     if not (hyper_dir / "hyper.json").exists():
-        raise RunDirError(hyper_dir, "has no trained hyper-agent (hyper.json missing): run "
-                                     f"hftjax train-hyper RUN_DIR --out {hyper_dir} first")
+        raise RunDirError(hyper_dir, f"has no trained hyper-agent (hyper.json missing): {first_missing_stage(hyper_dir)}")
     meta = json.loads((hyper_dir / "hyper.json").read_text())
     subagents = load_subagents(hyper_dir / meta["subagents"])
     if meta.get("dataset_sha256") not in (None, subagents.dataset_sha256):
@@ -83,7 +95,9 @@ def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperRun]:
     try:
         if checkpoints.latest_epoch() is None:
             raise RunDirError(hyper_dir, "has no hyper-agent checkpoint: run hftjax train-hyper first")
-        state, _ = checkpoints.restore(checkpoints.latest_epoch(), run.init())
+        out = "" if meta["subagents"] == "." else f" --out {hyper_dir}"
+        state, _ = checkpoints.restore(checkpoints.latest_epoch(), run.init(),
+                                       resume=f"hftjax train-hyper {hyper_dir / meta['subagents']}{out} {{option}}")
     finally:
         checkpoints.close()
     return state, run
