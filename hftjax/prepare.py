@@ -126,16 +126,16 @@ def prepare(inputs: list[str | Path], out_dir: str | Path, config: PrepareConfig
         raise ConfigError("normalize", f"must be one of {', '.join(normalize.NORMALIZE)}, got {config.normalize!r}")
     inputs = [Path(p) for p in inputs]
     check_prepare_out(out_dir, inputs)
+    market = check_one_market(inputs)
     with prepare_lock(out_dir):
         check_prepare_out(out_dir, inputs)  # again: another prepare may have written it meanwhile
         with stages("prepare", 4, enabled=progress) as advance:
             advance("read and validate")
-            return _prepare(inputs, out_dir, config, advance)
+            return _prepare(inputs, out_dir, config, market, advance)
 
 
-def _prepare(inputs: list[Path], out_dir: str | Path, config: PrepareConfig, advance) -> dict:
+def _prepare(inputs: list[Path], out_dir: str | Path, config: PrepareConfig, market, advance) -> dict:
     sources = [fingerprint(p) for p in inputs]  # before reading: a file changed meanwhile then fails the check
-    market = check_one_market(inputs)
     segments, load_report = load_market(inputs, interval_ms=config.interval_ms,
                                         gap_policy=config.gap_policy,
                                         max_ffill_minutes=config.max_ffill_minutes)

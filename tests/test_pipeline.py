@@ -113,6 +113,7 @@ def copy_subagents(run, to):
     meta["data_dir"] = os.path.relpath(run / meta["data_dir"], to)
     (to / "subagents.json").write_text(json.dumps(meta))
     shutil.copytree(run / "subagents_best", to / "subagents_best")
+    shutil.copy(run / ".hftjax", to / ".hftjax")  # what makes it a run directory
 
 
 def test_hyper_resume_equals_uninterrupted(smoke_run, tmp_path):
