@@ -298,3 +298,49 @@ def test_compare_merges_seeds_and_refuses_other_splits(smoke_run, tmp_path, caps
     assert "another split" in (err := capsys.readouterr().err) and "rows" in err
     assert main(["compare", str(tmp_path)]) == 2
     assert "hftjax evaluate" in capsys.readouterr().err
+
+
+def test_compare_pools_only_seeds_of_one_config_and_counts_a_directory_once(smoke_run, tmp_path, capsys):
+    import csv
+
+    assert main(["compare", str(smoke_run), f"{smoke_run}/", "--out", str(tmp_path / "once")]) == 0
+    rows = {r["strategy"]: r for r in csv.DictReader((tmp_path / "once" / "compare.csv").open())}
+    assert int(rows["MacroHFT"]["seeds"]) == 1
+    capsys.readouterr()
+    other = tmp_path / "other"
+    shutil.copytree(smoke_run, other)
+    config = json.loads((other / "config.json").read_text())
+    config["hyper"]["lr"] = 1e30
+    config["subagents"]["seeds"] = [5]  # seeds may differ
+    (other / "config.json").write_text(json.dumps(config))
+    assert main(["compare", str(smoke_run), str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "differ in hyper.lr)" in err and "--allow-different" in err and "\n" not in err, err
+    assert main(["compare", str(smoke_run), str(other), "--allow-different"]) == 0
+    out = capsys.readouterr().out
+    assert "Pooled runs of different settings (differ in hyper.lr)" in out and "| MacroHFT | 2 |" in out
+
+
+def test_agents_trained_on_data_prepared_again_are_refused(smoke_run, tmp_path, capsys):
+    """``prepare`` into a trained run's data/ (allowed while nothing trains): evaluate and
+    train-hyper then refuse the agents trained on the earlier preparation."""
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run, run)
+    assert main(["prepare", str(run / "market.parquet"), "--out", str(run / "data"), "--chunk-len", "300", "-q"]) == 0
+    for command in (["evaluate", str(run), "--split", "valid"], ["train-hyper", str(run), "--out", str(tmp_path / "h")]):
+        assert main([*command, "-q"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "was prepared again after the sub-agents were trained on it" in err and "\n" not in err, err
+    assert not (run / "results" / "metrics_valid.json").exists() or (
+        (run / "results" / "metrics_valid.json").read_bytes() == (smoke_run / "results" / "metrics_valid.json").read_bytes())
+
+
+def test_hyper_saturated_softmax_stops_training(smoke_run, tmp_path, capsys):
+    """lr=1e30 leaves the hyper-agent's weights finite but its softmax saturated (Q_mix stays a
+    bounded mix): stopped, with the member and epoch, and nothing checkpointed."""
+    copy_subagents(smoke_run, tmp_path)
+    args = [f"{k}={json.dumps(v)}" for k, v in PRESETS["smoke"]["hyper"].items()]
+    assert main(["train-hyper", str(tmp_path), "--quiet", *args, "lr=1e30"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "training diverged for hyper-agent seed=0 in epoch 0" in err and "saturated softmax" in err, err
+    assert not (tmp_path / "hyper.json").exists() and not list((tmp_path / "hyper_checkpoints").iterdir())

@@ -207,17 +207,49 @@ def test_diverging_learning_rate_stops_and_keeps_the_last_good_checkpoint(data_d
     assert not (run / "subagents.json").exists()  # the hyper-agent cannot pick up a diverged run
 
 
+def test_q_values_past_the_reward_bound_stop_training(data_dir, tmp_path, capsys):
+    """lr=10 keeps everything finite but drives |Q| far past max|r| / (1 - gamma): stopped in
+    epoch 0 with the bound in the message; the bound itself is checked by hand."""
+    import pyarrow.parquet as pq
+
+    from hftjax.env.params import TradingSettings
+    from hftjax.training import Q_BOUND_SLACK, q_bound
+
+    close = np.r_[10.0, 12.0, 9.0, np.full(17, 9.5)]  # largest step 3, largest price 12, 20 rows
+    trading = TradingSettings(fee=np.float32(1e-3), max_holding=np.float32(2.0))
+    step = 2.0 * (3.0 + 1e-3 * 12.0)  # the most one step can pay
+    np.testing.assert_allclose(q_bound(close, trading, np.array([0.9, 1.0, 0.99])),  # horizon: 1/(1-gamma), at most 20
+                               [Q_BOUND_SLACK * step * 10, Q_BOUND_SLACK * step * 20, Q_BOUND_SLACK * step * 20],
+                               rtol=1e-6)
+    assert q_bound(close, TradingSettings(fee=np.float32(0), max_holding=np.float32(1e-6)), np.array([0.9]))[0] == \
+        Q_BOUND_SLACK  # floored: an untrained net's outputs are of order 1 whatever the price level
+
+    run = tmp_path / "run"
+    assert main(["train-subagents", str(data_dir), "--out", str(run), "--quiet", "epochs=2", "hidden=16",
+                 "batch_size=64", 'agents=["slope_1"]', "lr=10"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "training diverged for sub-agent agent=slope_1, seed=0 in epoch 0" in err and "past the bound" in err, err
+    line = json.loads((run / "subagents_log.jsonl").read_text().splitlines()[0])
+    close = pq.read_table(data_dir / "train.parquet", columns=["close"])["close"].to_numpy()
+    bound = q_bound(close, EnvConfig().learning(data_dir), np.array([load_config().gamma]))[0]
+    assert line["nonfinite"] == 0 and line["q_abs_max"] > bound
+    assert not list((run / "subagents_checkpoints").iterdir())
+
+
 def test_corrupted_checkpoint_is_named_and_an_earlier_one_resumes(data_dir, reference_run, tmp_path, capsys):
     run, state, _ = reference_run
     copy = tmp_path / "copy"
     shutil.copytree(run, copy)
     data_files = list((copy / "subagents_checkpoints" / "2").rglob("d/*"))
     assert data_files
-    for f in data_files:
-        f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
+    for f in data_files:  # a same-size byte flip, which orbax alone reads without a word
+        flipped = bytearray(f.read_bytes())
+        flipped[len(flipped) // 2] ^= 0x01
+        f.write_bytes(bytes(flipped))
     assert main(["train-subagents", str(data_dir), "--out", str(copy), "--quiet", *SMALL]) == 2
     err = capsys.readouterr().err.strip()
     assert str(copy / "subagents_checkpoints" / "2") in err and "--resume-from 1" in err and "\n" not in err, err
+    assert "differs from its checksum" in err
     resumed, _ = train_subagents(load_config(overrides=SMALL), data_dir, copy, resume_from=1, progress=False)
     for field in ("params", "best_params", "best_score", "replay"):
         assert leaves_equal(getattr(state, field), getattr(resumed, field)), field
