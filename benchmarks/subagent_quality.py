@@ -32,11 +32,12 @@ def teacher_actions(teacher: np.ndarray, start: int) -> np.ndarray:
     return np.asarray(jax.lax.scan(step, jnp.int32(start), jnp.asarray(teacher[:-1]))[1])
 
 
-def baselines(close: np.ndarray, teacher: np.ndarray, starts: np.ndarray, chunk_len: int, env: EnvConfig, seed: int) -> dict:
+def baselines(close: np.ndarray, teacher: np.ndarray, starts: np.ndarray, chunk_len: int, env: EnvConfig, holding: float,
+              seed: int) -> dict:
     """Mean return rate of random, buy-and-hold and teacher policies over chunks x start levels."""
     rng = np.random.default_rng(seed)
     out = {"random": [], "buy_and_hold": [], "teacher": []}
-    kw = dict(fee=env.fee, max_holding=env.max_holding, levels=env.levels)
+    kw = dict(fee=env.fee, max_holding=holding, levels=env.levels)
     for first in starts:
         c, q = close[first:first + chunk_len], teacher[first:first + chunk_len]
         for start in (0, env.levels - 1):
@@ -73,7 +74,8 @@ def main() -> None:
             rows.append({"agent": agent, "valid_chunks": 0})
             continue
         scores = np.asarray(state.best_score)[idx]
-        base = baselines(close, teacher, starts, trainer.setup.chunk_len, EnvConfig(), seed=len(rows))
+        base = baselines(close, teacher, starts, trainer.setup.chunk_len, EnvConfig(), EnvConfig().holding(work / "data"),
+                         seed=len(rows))
         rows.append({"agent": agent, "valid_chunks": len(starts),
                      "subagent_mean": float(scores.mean()), "subagent_min_seed": float(scores.min()),
                      "random": base["random"], "buy_and_hold": base["buy_and_hold"], "teacher_optimal": base["teacher"],

@@ -67,20 +67,21 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     table = pq.read_table(split_file, columns=["timestamp", "close"])
     close = table["close"].to_numpy()
     env = run.env
+    max_holding = float(run.evaluation_trading.max_holding)  # coins: max_holding, or from env.notional
 
     def scored(actions, rewards, required, extras: list[dict]) -> list[dict]:
         """Per run (leading axis): ``extras`` and every metric, from one vmapped call."""
         for a, r, q in zip(actions, rewards, required):
             check_run(r, q, a)
         got = jax.tree.map(np.asarray, run_metrics(actions, rewards, np.asarray(required, np.float32), close,
-                                                   env.fee, env.max_holding, env.levels))
+                                                   env.fee, max_holding, env.levels))
         return [{**extra, **{k: int(v[i]) if k == "trades" else float(v[i]) for k, v in got.items()}}
                 for i, extra in enumerate(extras)]
 
     by_seed = [{"seed": s} for s in seeds]
     series = {"macrohft": (actions, rewards), "equal_weight_mix": (eq_actions, eq_rewards)}
     period = [str(t) for t in (table["timestamp"][0], table["timestamp"][len(close) - 1])]
-    metrics = {"split": split, "rows": int(len(close)), "period": period, "max_holding": env.max_holding, "fee": env.fee,
+    metrics = {"split": split, "rows": int(len(close)), "period": period, "max_holding": max_holding, "fee": env.fee,
                "macrohft": _summary(scored(actions, rewards, acc["required_money"], by_seed)),
                "equal_weight_mix": _summary(scored(eq_actions, eq_rewards, eq_acc["required_money"], by_seed))}
     for key, rates in (("best_single_subagent", valid_rates), ("oracle_single_subagent", one_acc["return_rate"])):
@@ -92,14 +93,14 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     def rule(key, rule_actions, rule_rewards=None, required=None):
         """A deterministic rule: its actions run through the env's accounting (``simulate``)."""
         if rule_rewards is None:
-            done = simulate(close, rule_actions, fee=env.fee, max_holding=env.max_holding, levels=env.levels)
+            done = simulate(close, rule_actions, fee=env.fee, max_holding=max_holding, levels=env.levels)
             rule_rewards, required = np.asarray(done["rewards"], np.float64), float(done["required_money"])
         metrics[key] = scored(rule_actions[None], rule_rewards[None], [required], [{}])[0]
         series[key] = (rule_actions[None], rule_rewards[None])
 
     advance("rules")
     rule("buy_and_hold", np.full(len(close) - 1, env.levels - 1, np.int32),
-         *buy_and_hold_rewards(close, env.max_holding, env.fee))
+         *buy_and_hold_rewards(close, max_holding, env.fee))
     rule("macd", macd_actions(close, levels=env.levels))
     if COLUMN in pq.read_schema(split_file).names:  # the IV rule needs a book
         rule("iv", iv_actions(split_imbalance(split_file), levels=env.levels))
@@ -118,7 +119,7 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     write_json(metrics, out / ("metrics.json" if split == "test" else f"metrics_{split}.json"))
     columns = {"timestamp": table["timestamp"].slice(0, len(close) - 1), "close": pa.array(close[:-1])}
     for i, s in enumerate(seeds):
-        columns[f"position_seed{s}"] = pa.array(actions[i] * env.max_holding / (env.levels - 1))
+        columns[f"position_seed{s}"] = pa.array(actions[i] * max_holding / (env.levels - 1))
         columns[f"reward_seed{s}"] = pa.array(rewards[i].astype(np.float64))
     write_parquet(pa.table(columns), out / f"{split}_positions.parquet")
     advance("report and plots")

@@ -130,7 +130,7 @@ def test_probe_converges_to_closed_form_q():
                                  "gamma=0.9", "alpha=0.0", "tau=0.05",
                                  "epsilon_start=1.0", "epsilon_end=1.0", 'agents=["slope_1"]'])
     setup, spec, members = build_population(cfg, 2, labels, labels)
-    trading = EnvConfig(fee=0.01, max_holding=1.0).trading()
+    trading = EnvConfig(fee=0.01, max_holding=1.0).trading()  # coins given: no data needed
     one = jax.tree.map(lambda x: x[0], spec)
     state = jax.jit(lambda k: init_member(setup, k, one.hp, market))(member_keys(members)[0])
     epoch = jax.jit(lambda s: train_epoch(setup, s, one, market, trading))

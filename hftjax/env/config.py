@@ -8,14 +8,24 @@ The teacher's fee. The reference's Q-teacher charges 1e-3 per traded notional, f
 trading fee (2e-4), so its demonstrations trade less than the market allows. ``teacher_fee``
 ``"reference"`` (1e-3, the default), ``"trading"`` (the run's ``fee``) or a number.
 
-Learning scale. Rewards, the teacher's Q-values and the memory's targets are in quote currency,
+Position size. Rewards, the teacher's Q-values and the memory's targets are in quote currency,
 so the TD loss, the softmax inside the teacher-KL term and the memory regression all change with
-the position size and the price level, although the return rate does not. ``learn_notional``
-None (the reference) learns at ``max_holding``; a number N makes every agent learn as if the
-top level were worth N quote units at the training split's mean close (``max_holding`` N / mean
-close while learning), so one setting of the learners fits every market. Everything is linear in
-the position, so greedy actions and return rates keep their meaning; evaluation, reports and
-fees are always at ``max_holding``.
+the position size and the price level, although the return rate does not: a fixed coin count
+(the reference's 0.2 ETH) makes every coin a different learning problem (0.2 DOT is worth 1
+USDT, 0.2 BTC 10,000). So the top level is worth ``notional`` quote units at the training
+split's mean close (``max_holding`` = notional / mean close coins), the same for every market;
+with features scaled by the training split (``data.normalize=zscore``) the same market at any
+price level then learns the same actions (``tests/test_invariance.py``). ``max_holding`` given in
+coins overrides it (the ``paper-*`` presets: the reference's BTC 0.01, ETH 0.2, DOT and LTC 10).
+``NOTIONAL`` = 500 USDT: the synthetic ETH-like demo's 0.2 coins are worth about 430, and
+``learn_notional=500`` is the real-market ablation's line that stopped cheap coins churning
+(``benchmarks/RESULTS.md``); it is not yet chosen over walk-forward windows.
+
+Learning scale. ``learn_notional`` None learns at the trading size; a number N makes every agent
+learn as if the top level were worth N quote units at the training split's mean close, whatever
+``max_holding`` trades (an ablation of the learning scale alone). Everything is linear in the
+position, so greedy actions and return rates keep their meaning; evaluation, reports and fees are
+always at the trading size.
 """
 
 from __future__ import annotations
@@ -25,16 +35,19 @@ import dataclasses
 import jax.numpy as jnp
 
 from hftjax.env.dataset import load_split, mean_close
-from hftjax.env.params import LEVELS, MAX_HOLDING, TRADING_FEE, TradingSettings
+from hftjax.env.params import LEVELS, TRADING_FEE, TradingSettings
 from hftjax.env.teacher import TEACHER_FEE, TEACHER_GAMMA
+from hftjax.errors import ConfigError
 from hftjax.options import HOST, TRACED, check_fields, option
 
+NOTIONAL = 500.0  # quote units (USDT) of the top level (see the module docstring)
 TEACHER_FEES = ("reference", "trading")  # the named teacher fees (see the module docstring)
 
 RULES = {
     "levels": (lambda v: v >= 2, "an integer >= 2"),
     "fee": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "max_holding": (lambda v: v > 0, "a number > 0"),
+    "max_holding": (lambda v: v is None or v > 0, "null (notional / mean close) or a number of coins > 0"),
+    "notional": (lambda v: v > 0, "a number > 0 (quote currency)"),
     "teacher_fee": (lambda v: v in TEACHER_FEES or isinstance(v, float) and 0 <= v < 1,
                     '"reference" (1e-3), "trading" (the run\'s fee) or a number in [0, 1)'),
     "teacher_gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
@@ -46,7 +59,8 @@ RULES = {
 class EnvConfig:
     levels: int = option(LEVELS)                                   # K target-position levels
     fee: float = option(TRADING_FEE, TRACED)                  # on the traded notional
-    max_holding: float = option(MAX_HOLDING["ETH"], TRACED)   # coins at the top level
+    notional: float = option(NOTIONAL, HOST)                   # quote units of the top level at the train mean close
+    max_holding: float | None = option(None, TRACED)          # coins at the top level; null: from notional
     teacher_fee: float | str = option("reference", HOST)       # the Q-teacher's: reference|trading|<value>
     teacher_gamma: float = option(TEACHER_GAMMA, HOST)
     learn_notional: float | None = option(None, HOST)         # quote units of the top level while learning
@@ -54,10 +68,19 @@ class EnvConfig:
     def __post_init__(self):
         check_fields(self, RULES)
 
+    def holding(self, data_dir=None) -> float:
+        """Coins at the top level when trading: ``max_holding``, else ``notional`` at the mean
+        close of ``data_dir``'s training split."""
+        if self.max_holding is not None:
+            return self.max_holding
+        if data_dir is None:
+            raise ConfigError("env.max_holding", "is null (sized from env.notional), which needs the prepared data")
+        return self.notional / mean_close(data_dir, "train")
+
     def learning_holding(self, data_dir) -> float:
         """The position of the top level the agents learn with (see the module docstring)."""
         if self.learn_notional is None:
-            return self.max_holding
+            return self.holding(data_dir)
         return self.learn_notional / mean_close(data_dir, "train")
 
     def teacher_fee_rate(self) -> float:
@@ -73,9 +96,9 @@ class EnvConfig:
         """The settings the agents train and validate under."""
         return TradingSettings(fee=jnp.float32(self.fee), max_holding=jnp.float32(self.learning_holding(data_dir)))
 
-    def trading(self) -> TradingSettings:
+    def trading(self, data_dir=None) -> TradingSettings:
         """The settings every evaluation and report uses."""
-        return TradingSettings(fee=jnp.float32(self.fee), max_holding=jnp.float32(self.max_holding))
+        return TradingSettings(fee=jnp.float32(self.fee), max_holding=jnp.float32(self.holding(data_dir)))
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

@@ -32,7 +32,7 @@ class HyperRun:
         self.setup = HyperSetup(compiled_part(cfg), self.env.levels)
         self.hp = placement.members(seed_hparams(cfg))
         self.trading = placement.replicated(self.env.learning(subagents.data_dir))  # training and validation
-        self.evaluation_trading = self.env.trading()
+        self.evaluation_trading = self.env.trading(subagents.data_dir)
         self.sub_params = jax.tree.map(lambda *x: jnp.stack(x), *[subagents.for_seed(s) for s in cfg.seeds])
         self.sub_net = subagent_net(subagents.cfg, self.env.levels)
         self._markets: dict = {}
