@@ -27,6 +27,7 @@ from hftjax.baselines.train import load_baselines
 from hftjax.baselines.macd import macd_actions
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
+from hftjax.diagnostics import agent_diagnostics, timing_percentile
 from hftjax.dqn import greedy_rollout
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.io import write_json, write_parquet
@@ -48,7 +49,7 @@ def evaluate(run_dir: str | Path, split: str = "test", *, progress: bool = True)
     one) on ``split``, written under ``run_dir/results``."""
     run_dir = Path(run_dir)
     state, run = load_hyper(run_dir)
-    with run_lock(run_dir), stages(f"evaluate {split}", 5, enabled=progress) as advance:
+    with run_lock(run_dir), stages(f"evaluate {split}", 6, enabled=progress) as advance:
         return _evaluate(run_dir, split, state, run, advance)
 
 
@@ -105,6 +106,14 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     if COLUMN in pq.read_schema(split_file).names:  # the IV rule needs a book
         rule("iv", iv_actions(split_imbalance(split_file), levels=env.levels))
     metrics["hyper_best_epoch"] = [int(e) for e in np.asarray(state.best_epoch)]
+    advance("diagnostics and timing")
+    market, tables = run.market(split)
+    weights = [np.asarray(mixing_weights(run.setup, jax.tree.map(lambda x, i=i: x[i], state.best_params), market,
+                                         jnp.asarray(actions[i]))) for i in range(len(seeds))]
+    metrics["diagnostics"] = _summary([
+        {"seed": s, "timing_percentile": timing_percentile(close, actions[i], fee=env.fee, max_holding=max_holding,
+                                                           levels=env.levels, seed=s),
+         **agent_diagnostics(tables[i], actions[i], weights[i], list(AGENTS))} for i, s in enumerate(seeds)])
     advance("learned baselines")
     for net, members, params in load_baselines(run.subagents.run_dir):
         market, _ = run.market(split)
@@ -123,10 +132,8 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
         columns[f"reward_seed{s}"] = pa.array(rewards[i].astype(np.float64))
     write_parquet(pa.table(columns), out / f"{split}_positions.parquet")
     advance("report and plots")
-    market, _ = run.market(split)
-    weights = mixing_weights(run.setup, jax.tree.map(lambda x: x[0], state.best_params), market, jnp.asarray(actions[0]))
     labels = json.loads((run.subagents.data_dir / f"{split}_labels.json").read_text())
-    write_report(out, split, metrics, series, close, labels, np.asarray(weights))
+    write_report(out, split, metrics, series, close, labels, weights[0])
     return metrics
 
 

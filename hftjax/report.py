@@ -97,10 +97,35 @@ def write_report(out: Path, split: str, metrics: dict, series: dict, close, labe
     for key, label in strategies(metrics):
         lines.append(f"| {label} | " + " | ".join("–" if v is None else f"{100 * v:.3f}" for v in regimes[key].values())
                      + " |")
+    lines += ["", *diagnostics_lines(metrics)]
     lines += ["", "## Plots", ""] + [f"![{n}](plots/{split}_{n}.png)" for n in figures]
     path = out / name
     write_text("\n".join(lines) + "\n", path)
     return path
+
+
+def diagnostics_lines(metrics: dict) -> list[str]:
+    """The timing test and the leverage diagnostics (``hftjax.diagnostics``), one row per seed."""
+    per_seed = metrics.get("diagnostics", {}).get("per_seed", [])
+    if not per_seed:
+        return []
+    agents = [k.removeprefix("long_from_flat_") for k in per_seed[0] if k.startswith("long_from_flat_")]
+    lines = ["## Timing and leverage", "",
+             "Timing percentile: MacroHFT's ASR among the ASRs of its own positions circularly shifted in time "
+             "(same exposure and trades, random timing): 100 is perfect timing, about 50 none. Differs from the "
+             "equal mix: share of MacroHFT's steps where the equal-weight mix of the sub-agents would act "
+             "otherwise in the same state. Agents agree: share of its steps where all sub-agents' greedy "
+             "actions agree. Entropy of the mixing weights in nats (uniform over six: 1.79). Long from flat / "
+             "stay long: each sub-agent's rate over every row of the split.", "",
+             "| seed | timing percentile | differs from equal mix % | agents agree % | weight entropy | "
+             + " | ".join(f"{a} long from flat / stay long %" for a in agents) + " |",
+             "|---" * (5 + len(agents)) + "|"]
+    for d in per_seed:
+        lines.append(f"| {d['seed']} | {d['timing_percentile']:.1f} | {100 * d['differs_from_equal_mix']:.2f} | "
+                     f"{100 * d['subagents_agree']:.1f} | {d['weight_entropy']:.3f} | "
+                     + " | ".join(f"{100 * d[f'long_from_flat_{a}']:.1f} / {100 * d[f'long_from_long_{a}']:.1f}"
+                                  for a in agents) + " |")
+    return lines
 
 
 def _equity_curves(series: dict, close, metrics: dict, rows) -> dict:

@@ -84,6 +84,27 @@ def test_single_subagent_is_chosen_on_validation_and_baselines_are_reported(smok
     assert test["iv"]["trades"] == oracle_metrics(np.zeros(len(iv)), 0.0, iv, initial_action=0)["trades"]
 
 
+def test_every_evaluation_reports_timing_and_leverage(smoke_run):
+    """metrics.json carries the diagnostics of every seed, recomputed here from the written
+    positions (the timing test) and the run's own tables; report.md shows them."""
+    from hftjax.diagnostics import timing_percentile
+
+    metrics = json.loads((smoke_run / "results" / "metrics.json").read_text())
+    per_seed = metrics["diagnostics"]["per_seed"]
+    assert [d["seed"] for d in per_seed] == [s["seed"] for s in metrics["macrohft"]["per_seed"]]
+    trades = pq.read_table(smoke_run / "results" / "test_positions.parquet")
+    close = pq.read_table(smoke_run / "data" / "test.parquet")["close"].to_numpy()
+    for d in per_seed:
+        actions = np.rint(trades[f"position_seed{d['seed']}"].to_numpy() / metrics["max_holding"]).astype(np.int32)
+        assert d["timing_percentile"] == timing_percentile(close, actions, fee=metrics["fee"],
+                                                           max_holding=metrics["max_holding"], levels=2, seed=d["seed"])
+        assert 0 <= d["differs_from_equal_mix"] <= 1 and 0 <= d["subagents_agree"] <= 1
+        assert 0 <= d["weight_entropy"] <= np.log(6) + 1e-6
+        assert all(0 <= d[f"long_from_flat_{a}"] <= 1 for a in ("slope_1", "vol_3"))
+    report = (smoke_run / "results" / "report.md").read_text()
+    assert "## Timing and leverage" in report and f"| {per_seed[0]['seed']} | {per_seed[0]['timing_percentile']:.1f} |" in report
+
+
 def test_report_and_plots_match_metrics(smoke_run):
     """``evaluate`` writes report.md and valid PNGs; the report's table is metrics.json's numbers."""
     import matplotlib.image
@@ -199,12 +220,13 @@ def test_hyper_divergence_names_the_seed(smoke_run, tmp_path, capsys):
 def test_logs_are_quiet_by_default_with_detail_and_bars_on_request(smoke_run, tmp_path, capsys):
     shutil.copytree(smoke_run, tmp_path / "run")
     run = str(tmp_path / "run")
-    stages = ["MacroHFT and its sub-agents", "rules", "learned baselines", "metrics and positions", "report and plots"]
+    stages = ["MacroHFT and its sub-agents", "rules", "diagnostics and timing", "learned baselines", "metrics and positions",
+              "report and plots"]
     assert main(["evaluate", run, "--split", "valid", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
     assert main(["evaluate", run, "--split", "valid"]) == 0
     err = capsys.readouterr().err
-    assert "evaluate valid: 100%" in err and "5/5" in err and "done in" not in err  # a bar, no detail
+    assert "evaluate valid: 100%" in err and "6/6" in err and "done in" not in err  # a bar, no detail
     assert main(["-v", "evaluate", run, "--split", "valid", "--quiet"]) == 0
     err = capsys.readouterr().err
     assert "%|" not in err
