@@ -17,7 +17,7 @@ import numpy as np
 GOLDEN = Path(__file__).resolve().parent / "golden" / "training.npz"
 ROWS, CHUNK = 12_000, 240
 SUB = ["epochs=2", "hidden=16", "batch_size=64", "buffer_size=20000", "learning_starts=100", "seeds=[0]",
-       "epsilon_decay_epochs=1"]
+       "epsilon_decay_epochs=1", "env.max_holding=0.2"]  # the coin count the golden numbers were recorded with
 HYPER = ["epochs=2", "hidden=8", "batch_size=64", "buffer_size=20000", "memory_capacity=512", "seeds=[0]",
          "epsilon_decay_epochs=1"]
 SUB_METRICS = ("loss", "td", "kl", "train_reward", "valid_return_rate")
