@@ -14,7 +14,12 @@ import pyarrow
 from hftjax.io import atomic_path, write_json
 
 HERE = Path(__file__).resolve().parent
-RESULTS_MD = HERE / "RESULTS.md"
+
+
+def results_dir() -> Path:
+    """Where tables go: this folder (``RESULTS.md``, ``results/``), or ``HFTJAX_RESULTS_DIR``
+    (the tests' benchmark runs, which must not touch the recorded tables)."""
+    return Path(os.environ.get("HFTJAX_RESULTS_DIR") or HERE)
 
 
 def environment() -> dict:
@@ -43,8 +48,8 @@ def record(name: str, title: str, rows: list[dict], env: dict | None = None) -> 
     if tag:
         name, title = f"{name}_{tag}", f"{title} [{tag}]"
     env = env or environment()
-    out = HERE / "results" / f"{name}.json"
-    out.parent.mkdir(exist_ok=True)
+    out = results_dir() / "results" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_json({"benchmark": name, "environment": env, "rows": rows}, out)
     _update_markdown(name, title, rows, env)
     return out
@@ -62,8 +67,9 @@ def _update_markdown(name: str, title: str, rows: list[dict], env: dict) -> None
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     env_line = ", ".join(f"{k} {v}" for k, v in env.items())
     section = f"{begin}\n## {title}\n\n{env_line}\n\n{_markdown_table(rows)}\n{end}"
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
+    results_md = results_dir() / "RESULTS.md"
+    text = results_md.read_text() if results_md.exists() else "# Benchmark results\n"
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
-    with atomic_path(RESULTS_MD) as tmp:
+    with atomic_path(results_md) as tmp:
         tmp.write_text(text)

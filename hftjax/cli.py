@@ -132,7 +132,8 @@ def _run(args: argparse.Namespace) -> None:
 
 BENCHMARKS = {"env": "env_throughput", "synth": "synth_throughput", "train": "train_throughput",
               "subagent-quality": "subagent_quality", "memory": "memory_latency", "hyper": "hyper_throughput",
-              "scaling": "scaling", "hyper-comparison": "hyper_comparison", "real-markets": "real_markets"}
+              "scaling": "scaling", "hyper-comparison": "hyper_comparison", "real-markets": "real_markets",
+              "gpu": "gpu_check"}
 # ``bench all``: every throughput benchmark, with the arguments its --quick run takes
 THROUGHPUT_QUICK = {"env": ["--quick"], "synth": [], "train": ["--rows", "6000", "--seeds", "2"],
                     "memory": ["--quick"], "hyper": ["--rows", "12000"], "scaling": ["--quick"]}
@@ -271,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_run)
 
     p = sub.add_parser("bench", help="run a benchmark (writes JSON and benchmarks/RESULTS.md)",
-                       epilog='example: hftjax bench all --quick')
+                       epilog='examples: hftjax bench all --quick; hftjax bench gpu --budget 480 (every accelerator '
+                              'row in one budgeted command)')
     p.add_argument("name", choices=["all", *sorted(BENCHMARKS)],
                    help="all: every throughput benchmark (env, synth, train, memory, hyper, scaling); all --quick: each at smoke size")
     p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark script (e.g. --quick)")
