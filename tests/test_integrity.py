@@ -223,6 +223,20 @@ def test_prepare_into_a_training_run_and_ctrl_c_then_resume(tmp_path, capsys):
     assert f"--resume-from {EPOCHS - 1}" in line
 
 
+def test_a_second_ctrl_c_takes_the_default_action():
+    """Inside training the first SIGINT is only remembered and hands SIGINT back to the default
+    action, so a second one ends the process at once; the old handler returns after the block."""
+    from hftjax.training import deferred_interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with deferred_interrupt() as interrupted:
+        assert not interrupted()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)  # the handler runs between bytecodes
+        assert interrupted() and signal.getsignal(signal.SIGINT) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 # --- one market per dataset ------------------------------------------------------------------------
 
 def test_prepare_refuses_two_symbols_or_two_venues(tmp_path, capsys):
