@@ -272,8 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_run)
 
     p = sub.add_parser("bench", help="run a benchmark (writes JSON and benchmarks/RESULTS.md)",
-                       epilog='examples: hftjax bench all --quick; hftjax bench gpu --budget 480 (every accelerator '
-                              'row in one budgeted command)')
+                       epilog='example: hftjax bench all --quick (and on a GPU: hftjax bench gpu --budget 480, '
+                              'every accelerator row in one budgeted command)')
     p.add_argument("name", choices=["all", *sorted(BENCHMARKS)],
                    help="all: every throughput benchmark (env, synth, train, memory, hyper, scaling); all --quick: each at smoke size")
     p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark script (e.g. --quick)")
