@@ -93,6 +93,10 @@ def _market(out: Path, data) -> list[str]:
     return [str(path)]
 
 
+PREPARE_OPTIONS = {"--chunk-len": "data.chunk_len", "chunk_len": "data.chunk_len", "--split": "data.splits",
+                   "normalize": "data.normalize"}  # prepare's option -> the run config key
+
+
 def _prepared(out: Path, inputs: list[str], request: PrepareConfig, progress: bool) -> None:
     """Reuse ``out/data`` when it holds this request, prepared from unchanged inputs; prepare it
     when it is missing (or is an earlier attempt's, before the config was fixed)."""
@@ -106,7 +110,13 @@ def _prepared(out: Path, inputs: list[str], request: PrepareConfig, progress: bo
         if (out / "config.json").exists():
             raise RunDirError(data_dir, "was prepared from other inputs or settings than this run's config (by "
                                         "another hftjax prepare?); give --out a new directory")
-    prepare(inputs, data_dir, request, progress=progress)
+    try:
+        prepare(inputs, data_dir, request, progress=progress)
+    except ConfigError as e:  # prepare names its own options; a run's user set the data section's
+        option = PREPARE_OPTIONS.get(e.option)
+        if option is None:
+            raise
+        raise ConfigError(option, e.reason.replace("--chunk-len", "data.chunk_len").replace("--split", "data.splits")) from None
 
 
 def _stages(out: Path, config: RunConfig, progress: bool, advance, resume_from: int | None) -> dict:

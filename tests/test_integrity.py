@@ -302,7 +302,8 @@ def test_chunk_len_longer_than_real_data_leaves_nothing_that_blocks_the_rerun(tm
     src = bars(tmp_path / "m.parquet")
     out = tmp_path / "run"
     assert main(["run", "--preset", "smoke", "--data", str(src), "--out", str(out), "-q", "data.chunk_len=2000"]) == 2
-    assert "--chunk-len" in one_line(capsys.readouterr().err)
+    line = one_line(capsys.readouterr().err)
+    assert "option 'data.chunk_len'" in line and "a smaller data.chunk_len" in line
     assert not (out / "config.json").exists() and not (out / "data").exists()
     assert main(["run", "--preset", "smoke", "--data", str(src), "--out", str(out), "-q"]) == 130  # the corrected rerun
     assert json.loads((out / "config.json").read_text())["data"]["chunk_len"] == 240
