@@ -1,0 +1,57 @@
+"""The walk-forward benchmark's windows and paired intervals (``benchmarks/walk_forward.py``):
+windows in time order that never overlap, and a bootstrap interval checked against the normal
+approximation and a degenerate case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.walk_forward import DAY_MS, coin_windows, paired_interval, summary_rows, windows_of
+from conftest import SHARED_DATA
+
+START = 1_617_321_600_000  # 2021-04-02 00:00 UTC
+
+
+def test_windows_are_train_valid_test_in_order_and_never_overlap():
+    windows = windows_of(START, START + 75 * DAY_MS)
+    assert len(windows) == 2 and len(windows_of(START, START + 29 * DAY_MS)) == 1
+    previous_end = START
+    for w in windows:
+        assert w["train"][0] == previous_end  # consecutive, nothing skipped or shared
+        assert w["train"][1] == w["valid"][0] and w["valid"][1] == w["test"][0]
+        assert all((end - start) % 60_000 == 0 for start, end in w.values())
+        spans = [end - start for start, end in w.values()]
+        np.testing.assert_allclose(np.array(spans) / sum(spans), [0.70, 0.15, 0.15], atol=1e-6)
+        previous_end = w["test"][1]
+    assert previous_end == START + 75 * DAY_MS
+
+
+def test_paired_interval_against_the_normal_approximation():
+    assert paired_interval([0.7] * 6) == pytest.approx((0.7, 0.7, 0.7))
+    x = np.random.default_rng(5).normal(1.0, 2.0, 400)
+    mean, low, high = paired_interval(x)
+    half = 1.645 * x.std() / np.sqrt(x.size)  # the 90% normal interval, which the bootstrap approaches
+    assert mean == pytest.approx(x.mean())
+    assert low == pytest.approx(mean - half, abs=0.1 * half) and high == pytest.approx(mean + half, abs=0.1 * half)
+
+
+def test_summary_pairs_windows_by_hand():
+    per_window = [{"coin": "BTC", "split": "test", "macrohft": 2.0, "buy_and_hold": 1.0, "flat": 0.0, "timing_percentile": 90},
+                  {"coin": "BTC", "split": "test", "macrohft": -1.0, "buy_and_hold": 1.0, "flat": 0.0, "timing_percentile": 40},
+                  {"coin": "ETH", "split": "test", "macrohft": 0.5, "buy_and_hold": 2.5, "flat": 0.0, "timing_percentile": 85}]
+    rows = {r["coin"]: r for r in summary_rows(per_window, "test")}
+    assert rows["BTC"]["MacroHFT ASR"] == pytest.approx(0.5) and rows["all"]["windows"] == 3
+    assert rows["BTC"]["minus buy and hold"].startswith("-0.50 [") and rows["all"]["minus flat"].startswith("+0.50 [")
+    assert rows["all"]["timing percentile >= 80"] == "2 of 3"
+
+
+def test_real_coins_give_four_windows_each():
+    if not SHARED_DATA.exists():
+        pytest.skip(f"real data not available: {SHARED_DATA}")
+    for coin in ("BTC", "ETH", "DOT", "LTC"):
+        windows = coin_windows(coin, 4)
+        assert len(windows) == 4, coin
+        tests = sorted(w["test"] for w in windows)
+        assert all(a[1] <= b[0] for a, b in zip(tests, tests[1:])), coin
+    assert not any("2022-05" in w["file"].name for w in coin_windows("DOT", 10))  # no volume: not usable
