@@ -146,6 +146,7 @@ def main() -> None:
     if not windows:
         raise SystemExit(f"no usable files for {coins} under {SHARED}")
     work = args.out or Path(tempfile.mkdtemp(prefix="hftjax-walk-forward-"))
+    name = "_".join(["walk_forward", *(["quick"] if args.quick else []), *([args.name] if args.name else [])])
     per_window, start = [], time.perf_counter()
     for i, w in enumerate(bar(windows, desc="windows", unit="window")):
         t0 = time.perf_counter()
@@ -155,16 +156,15 @@ def main() -> None:
                                "split": split, "file": w["file"].name, **window_scores(metrics[split]),
                                "wall s": round(time.perf_counter() - t0)})
         print(per_window[-1], flush=True)
-    name = "_".join(["walk_forward", *(["quick"] if args.quick else []), *([args.name] if args.name else [])])
-    budget = (f"{len(seeds)} seed(s), {epochs} epoch(s) per learner, demo preset, ohlcv features, default position "
-              f"size; overrides: {' '.join(args.set) or 'none'}; total wall {time.perf_counter() - start:.0f} s; "
-              f"run dirs {work}")
-    print(record(f"{name}_windows", "Walk-forward: test ASR per window (mean over seeds)",
-                 [*per_window, {"coin": budget}]))
-    summary = summary_rows(per_window, "valid") + summary_rows(per_window, "test")
-    print(record(name, f"Walk-forward: MacroHFT minus each baseline, mean ASR over windows with a paired bootstrap "
-                       f"{CONFIDENCE:.0%} interval", [*summary, {"coin": budget}]))
-
+        # recorded after every window: an interrupted run keeps what it measured, and says how much
+        budget = (f"{i + 1} of {len(windows)} windows done; {len(seeds)} seed(s), {epochs} epoch(s) per learner, demo "
+                  f"preset, ohlcv features, default position size; overrides: {' '.join(args.set) or 'none'}; wall "
+                  f"{time.perf_counter() - start:.0f} s; run dirs {work}")
+        record(f"{name}_windows", "Walk-forward: ASR per window (mean over seeds)", [*per_window, {"coin": budget}])
+        summary = summary_rows(per_window, "valid") + summary_rows(per_window, "test")
+        record(name, f"Walk-forward: MacroHFT minus each baseline, mean ASR over windows with a paired bootstrap "
+                     f"{CONFIDENCE:.0%} interval", [*summary, {"coin": budget}])
+    print(f"recorded {name} and {name}_windows in benchmarks/RESULTS.md")
 
 if __name__ == "__main__":
     main()
