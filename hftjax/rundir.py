@@ -13,7 +13,7 @@ kind and the hftjax version): file names prove nothing, a user may well have a `
   drops the lock when its holder dies, so a lock file left by a dead process is taken over
   (with a warning); a live holder gets a clear error. Re-entrant within one process.
 - ``prepare_lock``: ``prepare`` into a run's ``data/`` takes that run's lock (it cannot swap the
-  data under a training run); elsewhere it locks ``.NAME.lock`` beside its output while it works.
+  data under a training run); elsewhere it locks ``.NAME.hftjax.lock`` beside its output while it works.
 """
 
 from __future__ import annotations
@@ -138,13 +138,13 @@ def run_lock(path: str | os.PathLike) -> Iterator[None]:
 
 def prepare_lock(out: str | os.PathLike) -> contextlib.AbstractContextManager:
     """The lock ``prepare`` holds while it writes ``out``: the run's own when ``out`` lies in a
-    run directory (so it never swaps the data of a training run), else ``.NAME.lock`` beside
+    run directory (so it never swaps the data of a training run), else ``.NAME.hftjax.lock`` beside
     ``out`` while it works (``out`` itself is replaced, so it cannot hold the lock)."""
     out = Path(out).resolve()
     if marked(out.parent, "run"):
         return run_lock(out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
-    return _flock(out, out.parent / f".{out.name}.lock", remove=True)
+    return _flock(out, out.parent / f".{out.name}.hftjax.lock", remove=True)
 
 
 @contextlib.contextmanager
@@ -170,6 +170,10 @@ def _flock(path: Path, lock: Path, *, remove: bool = False) -> Iterator[None]:
             pass
         os.close(fd)
     previous = os.pread(fd, 64, 0).decode(errors="replace").strip()
+    if previous and not previous.isdigit():  # a file of the user's that happens to have the name: never ours to clear
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        raise RunDirError(path, f"{lock} exists and is not an hftjax lock (it holds other text); move it away")
     if previous.isdigit() and int(previous) != os.getpid():
         state = "still running but not holding it" if _pid_running(int(previous)) else "no longer running"
         warnings.warn(f"{lock}: took over a stale lock of process {previous} ({state})", stacklevel=3)

@@ -160,6 +160,15 @@ def test_same_content_with_a_new_mtime_is_not_a_change(tmp_path, stop_before_tra
     assert "changed since" not in capsys.readouterr().err
 
 
+def test_a_users_file_with_the_lock_name_is_left_alone(tmp_path, capsys):
+    src = bars(tmp_path / "m.parquet")
+    mine = tmp_path / ".data.hftjax.lock"
+    mine.write_text("my notes")
+    assert main(["prepare", str(src), "--out", str(tmp_path / "data"), "--chunk-len", CHUNK, "-q"]) == 2
+    assert "is not an hftjax lock" in one_line(capsys.readouterr().err)
+    assert mine.read_text() == "my notes" and not (tmp_path / "data").exists()
+
+
 def test_concurrent_prepares_on_one_out(tmp_path):
     """While one prepare writes --out (its lock held here), a second process is refused."""
     src = bars(tmp_path / "m.parquet")
