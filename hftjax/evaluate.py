@@ -133,7 +133,7 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     write_parquet(pa.table(columns), out / f"{split}_positions.parquet")
     advance("report and plots")
     labels = json.loads((run.subagents.data_dir / f"{split}_labels.json").read_text())
-    write_report(out, split, metrics, series, close, labels, weights[0])
+    write_report(out, split, metrics, series, close, labels, weights[0], run.setup.members)
     return metrics
 
 
@@ -157,7 +157,7 @@ def learned_rollouts(net, params, market, trading):
 
 @functools.partial(jax.jit, static_argnums=0)
 def mixing_weights(setup, params, market, actions):
-    """(T-1, 6) softmax weights the hyper-agent gave the sub-agents along a run of ``actions``."""
+    """(T-1, M) softmax weights the hyper-agent gave its members (``setup.members``) along a run of ``actions``."""
     rows = jnp.arange(actions.shape[0])
     obs = observe_rows(market, rows, jnp.concatenate([jnp.zeros(1, jnp.int32), actions[:-1]]))
     return setup.net.apply(params, obs.single, obs.trend, obs.context, obs.prev_action)[0]

@@ -18,7 +18,6 @@ from hftjax.io import atomic_path, write_text
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from hftjax.subagent.config import AGENTS  # noqa: E402
 
 # (metrics.json key, row label): the strategies of the table, in order (those a run has)
 STRATEGIES = (("macrohft", "MacroHFT"), ("equal_weight_mix", "equal-weight mix"),
@@ -63,18 +62,19 @@ def regime_table(series: dict, close, labels: dict, max_holding: float) -> tuple
     return table, {k: len(v) for k, v in regimes.items()}
 
 
-def write_report(out: Path, split: str, metrics: dict, series: dict, close, labels: dict, weights) -> Path:
+def write_report(out: Path, split: str, metrics: dict, series: dict, close, labels: dict, weights,
+                 members: tuple[str, ...]) -> Path:
     """Write the report and its plots under ``out``; returns the report's path.
 
-    ``series``: {row label: (actions (S, T-1), rewards (S, T-1))}; ``weights`` (T-1, 6): the
-    hyper-agent's mixing weights along its first seed's run."""
+    ``series``: {row label: (actions (S, T-1), rewards (S, T-1))}; ``weights`` (T-1, M): the
+    hyper-agent's mixing weights over ``members`` along its first seed's run."""
     close = np.asarray(close, np.float64)
     name = "report.md" if split == "test" else f"report_{split}.md"
     plots = out / "plots"
     regimes, counts = regime_table(series, close, labels, metrics["max_holding"])
     rows = strategies(metrics)
     figures = {"equity": _equity(series, close, metrics, rows), "drawdown": _drawdown(series, close, metrics, rows),
-               "positions": _positions(series, close), "weights": _weights(weights), "regimes": _regimes(regimes, rows)}
+               "positions": _positions(series, close), "weights": _weights(weights, members), "regimes": _regimes(regimes, rows)}
     for figure_name, figure in figures.items():
         with atomic_path(plots / f"{split}_{figure_name}.png") as tmp:
             figure.savefig(tmp, format="png", dpi=100)
@@ -115,7 +115,7 @@ def diagnostics_lines(metrics: dict) -> list[str]:
              "(same exposure and trades, random timing): 100 is perfect timing, about 50 none. Differs from the "
              "equal mix: share of MacroHFT's steps where the equal-weight mix of the sub-agents would act "
              "otherwise in the same state. Agents agree: share of its steps where all sub-agents' greedy "
-             "actions agree. Entropy of the mixing weights in nats (uniform over six: 1.79). Long from flat / "
+             "actions agree. Entropy of the mixing weights in nats (uniform over six: 1.79; over eight, with the constant experts: 2.08). Long from flat / "
              "stay long: each sub-agent's rate over every row of the split.", "",
              "| seed | timing percentile | differs from equal mix % | agents agree % | weight entropy | "
              + " | ".join(f"{a} long from flat / stay long %" for a in agents) + " |",
@@ -169,12 +169,12 @@ def _positions(series, close):
     return figure
 
 
-def _weights(weights):
+def _weights(weights, members):
     figure, ax = plt.subplots(figsize=(10, 3))
     weights = np.asarray(weights)
-    ax.stackplot(np.arange(len(weights)), weights.T, labels=AGENTS)
+    ax.stackplot(np.arange(len(weights)), weights.T, labels=members)
     ax.set(xlabel="step (minutes)", ylabel="weight", ylim=(0, 1), title="Hyper-agent mixing weights (seed 0)")
-    ax.legend(fontsize=7, ncol=6, loc="upper center")
+    ax.legend(fontsize=7, ncol=len(members), loc="upper center")
     figure.tight_layout()
     return figure
 

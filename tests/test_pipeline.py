@@ -170,7 +170,7 @@ def test_hyper_keeps_the_epoch_best_on_its_selection_score(smoke_run, tmp_path, 
     assert lines[-1]["best_valid_score"] == pytest.approx(max(scores))
     market, tables = run.market("valid")
     params = jax.tree.map(lambda x: x[0], state.params)  # the last epoch's
-    policy = lambda obs: q_mix(run.setup.net, params, obs, tables[0])[0]  # noqa: E731
+    policy = lambda obs: q_mix(run.setup, params, obs, tables[0])[0]  # noqa: E731
     _, rewards, acc = greedy_rollout(policy, market, run.trading, run.setup.levels)
     expected = oracle_metrics(np.asarray(rewards, np.float64), float(acc["required_money"]))["ASR"]
     assert lines[-1]["valid_asr"] == pytest.approx(expected, rel=1e-3, abs=1e-6)
@@ -366,3 +366,88 @@ def test_hyper_saturated_softmax_stops_training(smoke_run, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "training diverged for hyper-agent seed=0 in epoch 0" in err and "saturated softmax" in err, err
     assert not (tmp_path / "hyper.json").exists() and not list((tmp_path / "hyper_checkpoints").iterdir())
+
+
+# Levers against sub-agents that agree (hyper-agent options; benchmarks/levers.py measures them)
+
+def test_constant_experts_span_the_sub_agents_range_and_overrule_agreement():
+    from hftjax.hyper.agent import with_experts
+    from hftjax.hyper.network import mix_q
+
+    sub_q = np.array([[[1.0, 3.0], [2.0, 0.0]]], np.float32)  # one row, two agents, two levels
+    got = np.asarray(with_experts(sub_q))
+    np.testing.assert_array_equal(got[0, 2:], [[3.0, 0.0], [0.0, 3.0]])  # flat then long, over [min, max]
+    rng = np.random.default_rng(0)
+    agree_long = np.sort(rng.normal(size=(50, 6, 2)), axis=-1).astype(np.float32)  # every agent prefers long
+    q = with_experts(agree_long)
+    weights = np.full((50, 8), 0.5 / 7, np.float32)
+    weights[:, 6] = 0.5  # half the weight on the flat expert
+    assert np.all(np.argmax(np.asarray(mix_q(weights, np.swapaxes(q, 0, 1))), -1) == 0)
+    weights[:, 6] = 0.0
+    assert np.all(np.argmax(np.asarray(mix_q(weights, np.swapaxes(q, 0, 1))), -1) == 1)
+
+
+def test_hard_routing_follows_the_highest_weight_member(smoke_run):
+    """Each step's action is the greedy action of the member the network weighs most there
+    (recomputed with the network on the run's own path)."""
+    from hftjax.hyper.artifacts import load_hyper
+
+    state, run = load_hyper(smoke_run)
+    actions = np.asarray(run.acting(routing="hard").rollout(state.best_params, "valid")[0][0])
+    market, tables = run.market("valid")
+    params = jax.tree.map(lambda x: x[0], state.best_params)
+    rows = np.arange(len(actions))
+    previous = np.concatenate([[0], actions[:-1]])
+    weights = np.asarray(run.setup.net.apply(params, np.asarray(market.single)[rows], np.asarray(market.trend)[rows],
+                                             np.asarray(market.context)[rows], previous)[0])
+    chosen = np.asarray(tables[0])[rows, previous, np.argmax(weights, -1)]  # (T-1, K) the top member's Q
+    np.testing.assert_array_equal(actions, np.argmax(chosen, -1))
+
+
+def test_decision_interval_changes_position_only_on_its_rows(smoke_run):
+    from hftjax.hyper.artifacts import load_hyper
+    from hftjax.hyper.trainer import acting_q
+
+    state, run = load_hyper(smoke_run)
+    k = 7
+    actions = np.asarray(run.acting(decision_interval=k).rollout(state.best_params, "valid")[0][0])
+    market, tables = run.market("valid")
+    q = np.asarray(acting_q(run.setup, jax.tree.map(lambda x: x[0], state.best_params), tables[0], market))
+    held = 0
+    for row, action in enumerate(actions):  # the oracle: argmax on rows k divides, hold elsewhere
+        held = int(np.argmax(q[row, held])) if row % k == 0 else held
+        assert action == held, row
+
+
+def test_seed_vote_follows_the_majority(smoke_run):
+    from hftjax.hyper.artifacts import load_hyper
+    from hftjax.hyper.trainer import HyperRun, seed_votes
+
+    q = np.zeros((3, 1, 2, 2), np.float32)  # three seeds, one row, from flat / from long
+    q[0, 0, :, 1] = q[1, 0, :, 1] = 1.0     # two seeds go long from either level, one stays flat
+    np.testing.assert_array_equal(np.argmax(np.asarray(seed_votes(q)), -1), [[1, 1]])
+    np.testing.assert_array_equal(np.argmax(np.asarray(seed_votes(q[1:])), -1), [[0, 1]])  # a tie keeps the position
+    state, run = load_hyper(smoke_run)
+    three = HyperRun(run.subagents, run.cfg.__class__(**{**run.cfg.to_json(), "seeds": [0, 1, 2]}))  # seeds 1, 2 mix seed 0's sub-agents
+    other = jax.tree.map(lambda x: x * 0.5, state.best_params)  # a third seed that disagrees somewhere
+    params = jax.tree.map(lambda a, b: np.concatenate([a, a, b]), state.best_params, other)
+    voted = np.asarray(three.acting(seed_vote=True).rollout(params, "valid")[0])
+    alone = np.asarray(run.rollout(state.best_params, "valid")[0][0])
+    for row in voted:  # two seeds of three agree everywhere: the vote is theirs, for every seed
+        np.testing.assert_array_equal(row, alone)
+
+
+def test_constant_experts_train_and_evaluate(smoke_run, tmp_path):
+    """With the experts the mixture weighs eight members; training, evaluation and the report run."""
+    from hftjax.hyper.artifacts import load_hyper
+
+    copy_subagents(smoke_run, tmp_path)
+    args = [f"{k}={json.dumps(v)}" for k, v in PRESETS["smoke"]["hyper"].items()]
+    assert main(["train-hyper", str(tmp_path), "--quiet", *args, "constant_experts=true"]) == 0
+    assert main(["evaluate", str(tmp_path), "--split", "valid", "--quiet"]) == 0
+    state, run = load_hyper(tmp_path)
+    assert run.setup.members[-2:] == ("flat", "long")
+    assert state.best_params["params"]["net_out"]["kernel"].shape[-1] == 8
+    diagnostics = json.loads((tmp_path / "results" / "metrics_valid.json").read_text())["diagnostics"]["mean"]
+    assert 0 <= diagnostics["weight_entropy"] <= np.log(8) + 1e-6
+    assert (tmp_path / "results" / "plots" / "valid_weights.png").exists()

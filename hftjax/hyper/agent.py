@@ -27,6 +27,9 @@ from hftjax.hyper.network import HyperAgentNet, mix_q
 from hftjax.options import traced_leaves
 from hftjax.replay import replay_add
 from hftjax.rl import tree_select
+from hftjax.subagent.config import AGENTS
+
+EXPERTS = ("flat", "long")  # the constant experts ``constant_experts`` adds after the sub-agents
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,8 +39,14 @@ class HyperSetup:
     levels: int
 
     @property
+    def members(self) -> tuple[str, ...]:
+        """What the mixing weights weigh, in order."""
+        return AGENTS + (EXPERTS if self.cfg.constant_experts else ())
+
+    @property
     def net(self) -> HyperAgentNet:
-        return HyperAgentNet(levels=self.levels, hidden=self.cfg.hidden, context=self.cfg.context)
+        return HyperAgentNet(levels=self.levels, hidden=self.cfg.hidden, num_agents=len(self.members),
+                             context=self.cfg.context)
 
     def env(self, market: MarketData, trading: TradingSettings) -> EnvParams:
         """The whole split as one episode."""
@@ -49,20 +58,38 @@ def seed_hparams(cfg: HyperConfig) -> HParams:
     return jax.tree.map(lambda x: jnp.tile(x, len(cfg.seeds)), hparams(traced_leaves(cfg)))
 
 
-def q_mix(net: HyperAgentNet, params, obs: Observation, table):
+def with_experts(sub_q):
+    """(N, A, K) sub-agent Q-values -> (N, A + 2, K), plus a constant flat and a constant long
+    expert (``EXPERTS``). Each spans the sub-agents' own value range on that row: its preferred
+    level at the highest Q any sub-agent gives there, the opposite end at the lowest, linear
+    between. So the experts are on the sub-agents' scale on every market, and a weight of 1/2
+    on one overrules sub-agents that all agree against it."""
+    high = sub_q.max(axis=(1, 2))[:, None]
+    low = sub_q.min(axis=(1, 2))[:, None]
+    up = jnp.linspace(0.0, 1.0, sub_q.shape[-1])  # 0 at flat, 1 at the top level
+    flat, long = high - (high - low) * up, low + (high - low) * up
+    return jnp.concatenate([sub_q, flat[:, None], long[:, None]], axis=1)
+
+
+def q_mix(setup: HyperSetup, params, obs: Observation, table, hard: bool = False):
     """(Q_mix (N, K), memory keys (N, 2H)) of observations; ``table`` is the frozen sub-agents'
-    (T, K, A, K) Q table."""
-    weights, keys = net.apply(params, obs.single, obs.trend, obs.context, obs.prev_action)
-    return mix_q(weights, jnp.swapaxes(table[obs.row, obs.prev_action], 0, 1)), keys
+    (T, K, A, K) Q table. ``hard``: the Q of the highest-weight member alone (hard routing)."""
+    weights, keys = setup.net.apply(params, obs.single, obs.trend, obs.context, obs.prev_action)
+    sub_q = table[obs.row, obs.prev_action]
+    if setup.cfg.constant_experts:
+        sub_q = with_experts(sub_q)
+    if hard:
+        weights = jax.nn.one_hot(jnp.argmax(weights, axis=-1), weights.shape[-1])
+    return mix_q(weights, jnp.swapaxes(sub_q, 0, 1)), keys
 
 
-def q_mix_grid(net: HyperAgentNet, params, market: MarketData, rows, table):
+def q_mix_grid(setup: HyperSetup, params, market: MarketData, rows, table, hard: bool = False):
     """(Q_mix (N, K, K), memory keys (N, K, 2H)) of ``rows`` (N,) from every previous action, in
     one batched call: while the params are fixed, steps gather from it instead of running the
     network at batch 1."""
     levels, n = table.shape[1], rows.shape[0]
     obs = observe_rows(market, jnp.repeat(rows, levels), jnp.tile(jnp.arange(levels, dtype=jnp.int32), n))
-    q, keys = q_mix(net, params, obs, table)
+    q, keys = q_mix(setup, params, obs, table, hard)
     return q.reshape(n, levels, levels), keys.reshape(n, levels, -1)
 
 
@@ -93,13 +120,13 @@ def hyper_epoch(setup: HyperSetup, state: LearnerState, hp: HParams, table, mark
     envs = start_state(jnp.int32(0), jax.random.randint(k_start, (), 0, levels), env)
 
     def q_fn(params, obs):
-        return q_mix(net, params, obs, table)[0]
+        return q_mix(setup, params, obs, table)[0]
 
     def collect(params, first):
         # the params stay fixed while collecting, and the episode's step t is at row t: Q_mix and
         # the keys of this collection's rows and the next one's first
         rows = jnp.minimum(first + jnp.arange(c.steps_per_iteration + 1), market.num_rows - 1)
-        q_all, keys_all = q_mix_grid(net, params, market, rows, table)
+        q_all, keys_all = q_mix_grid(setup, params, market, rows, table)
 
         def one_step(carry, t):
             (envs, memory), replay, key = carry

@@ -13,6 +13,8 @@ RULES = {
     "alpha_memory": (lambda v: v >= 0, "a number >= 0"),
     "beta": (lambda v: v >= 0, "a number >= 0"),
     "select_on": (lambda v: v in ("return", "sharpe"), "'return' or 'sharpe'"),
+    "routing": (lambda v: v in ("soft", "hard"), "'soft' or 'hard'"),
+    "decision_interval": (lambda v: v >= 1, "an integer >= 1"),
 }
 
 
@@ -33,6 +35,11 @@ class HyperConfig:
     # which epoch is kept: the best validation return rate (the reference), or the best validation
     # ASR (Sharpe): risk-adjusted, and a losing policy no longer beats only by trading less
     select_on: str = option("return")
+    # levers against sub-agents that agree to keep their position (benchmarks/levers.py measures them):
+    constant_experts: bool = option(False)       # add a constant flat and long expert to the mixture
+    routing: str = option("soft")                # acting greedily: "hard" follows the highest-weight member alone (trained soft)
+    decision_interval: int = option(1)           # acting greedily: change position only at rows divisible by this
+    seed_vote: bool = option(False, HOST)        # evaluating: every seed follows the seeds' majority (ties keep the position)
     warn_loss_above: float = option(1e6, HOST)   # a mean epoch loss above this warns (non-finite stops training)
     # per-seed hyper-parameters (pytree leaves: one compile covers a sweep)
     lr: float = option(1e-4, TRACED)

@@ -3,6 +3,8 @@ compiled init / epoch / validation / rollout functions (seeds vmapped, one compi
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 
 import jax
@@ -37,6 +39,14 @@ class HyperRun:
         self.sub_net = subagent_net(subagents.cfg, self.env.levels)
         self._markets: dict = {}
 
+    def acting(self, **options) -> HyperRun:
+        """This run acting otherwise (``routing``, ``decision_interval``, ``seed_vote``): the same
+        members and Q tables, so levers on acting are compared without retraining."""
+        other = copy.copy(self)  # shares the computed markets
+        other.cfg = dataclasses.replace(self.cfg, **options)
+        other.setup = HyperSetup(compiled_part(other.cfg), self.env.levels)
+        return other
+
     def market(self, split: str):
         """(market, per-seed Q tables (S, T, K, A, K)) of a split, computed once."""
         if split not in self._markets:
@@ -64,8 +74,11 @@ class HyperRun:
         return state, {**metrics, **scores}
 
     def rollout(self, params, split: str):
-        """Greedy per-seed runs of the hyper-agent with ``params`` (stacked over seeds)."""
+        """Greedy per-seed runs of the hyper-agent with ``params`` (stacked over seeds); with
+        ``seed_vote`` one run of the seeds' majority, repeated per seed."""
         market, tables = self.market(split)
+        if self.cfg.seed_vote:
+            return voted_rollout(self.setup, params, tables, market, self.evaluation_trading)
         return hyper_rollouts(self.setup, params, tables, market, self.evaluation_trading)
 
 
@@ -79,16 +92,47 @@ def hyper_train_epoch(setup, state, hp, tables, market, trading):
     return vmap_members(lambda s, h, t: hyper_epoch(setup, s, h, t, market, trading))(state, hp, tables)
 
 
+def acting_q(setup, params, table, market):
+    """(T, K, K) Q_mix of every row from every previous level, as the greedy policy mixes it
+    (soft, or hard routing); the params are fixed along a greedy run, so acting is a lookup."""
+    return q_mix_grid(setup, params, market, jnp.arange(market.num_rows), table, setup.cfg.routing == "hard")[0]
+
+
+def lookup_policy(setup, q):
+    """The greedy policy over a (T, K, K) grid of scores, changing position only at rows that
+    ``decision_interval`` divides (elsewhere a score whose argmax is the held level)."""
+    interval = setup.cfg.decision_interval
+
+    def policy(obs):
+        scores = q[obs.row, obs.prev_action]
+        if interval == 1:
+            return scores
+        hold = jax.nn.one_hot(obs.prev_action, setup.levels)
+        return jnp.where((obs.row % interval == 0)[:, None], scores, hold)
+    return policy
+
+
 def mixed_policy(setup, params, table, market):
-    """The greedy policy of Q_mix, as a lookup into Q_mix of every row (the params are fixed
-    along a greedy run)."""
-    q, _ = q_mix_grid(setup.net, params, market, jnp.arange(market.num_rows), table)
-    return lambda obs: q[obs.row, obs.prev_action]
+    return lookup_policy(setup, acting_q(setup, params, table, market))
+
+
+def seed_votes(q):
+    """(S, T, K, K) per-seed Q grids -> (T, K, K): per level, how many seeds' greedy action it
+    is, plus 1/2 for the held level (a tie keeps the position)."""
+    levels = q.shape[-1]
+    return jax.nn.one_hot(jnp.argmax(q, axis=-1), levels).sum(axis=0) + 0.5 * jnp.eye(levels)
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def hyper_rollouts(setup, params, tables, market, trading):
     return jax.vmap(lambda p, t: greedy_rollout(mixed_policy(setup, p, t, market), market, trading, setup.levels))(params, tables)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def voted_rollout(setup, params, tables, market, trading):
+    votes = seed_votes(jax.vmap(lambda p, t: acting_q(setup, p, t, market))(params, tables))
+    run = greedy_rollout(lookup_policy(setup, votes), market, trading, setup.levels)
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, (tables.shape[0], *x.shape)), run)
 
 
 @functools.partial(jax.jit, static_argnums=0)
