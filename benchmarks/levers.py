@@ -17,7 +17,11 @@ least 80; then the same on test. **Rule, fixed before any result:** a lever is k
 validation interval against the default lies above 0; otherwise the default stays. Test columns
 are reported, never used to choose.
 
-    hftjax bench levers --runs RUNS [--windows BTC-8 ...] [--name NAME]
+    hftjax bench levers --runs RUNS [--epoch best|last] [--windows BTC-8 ...] [--levers ...] [--name NAME]
+
+``--epoch last`` scores the hyper-agents' last epoch instead of the one kept on validation: the
+kept epoch's validation ASR is a maximum over epochs, biased upward, and more for a lever that
+makes epochs differ more, so choosing a lever on it uses validation twice.
 """
 
 from __future__ import annotations
@@ -66,10 +70,12 @@ def trained(window: Path, options: dict | None):
     return load_hyper(out)
 
 
-def scores(run, state, split: str) -> dict:
-    """Mean over seeds: ASR, trades per day, timing percentile."""
+def scores(run, state, split: str, epoch: str) -> dict:
+    """Mean over seeds: ASR, trades per day, timing percentile; of the epoch kept on validation
+    (``best``) or of the last one (``last``)."""
+    params = state.best_params if epoch == "best" else state.params
     actions, rewards, acc = (np.asarray(x) if not isinstance(x, dict) else {k: np.asarray(v) for k, v in x.items()}
-                             for x in run.rollout(state.best_params, split))
+                             for x in run.rollout(params, split))
     close = pq.read_table(run.subagents.data_dir / f"{split}.parquet", columns=["close"])["close"].to_numpy()
     trading = run.evaluation_trading
     asr = [float(paper_metrics(r, q)["ASR"]) for r, q in zip(rewards, acc["required_money"])]
@@ -116,14 +122,17 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, required=True, help="a walk-forward's --out (one run directory per window)")
     parser.add_argument("--windows", nargs="+", help="window directories to use (default: every one)")
     parser.add_argument("--levers", nargs="+", choices=list(LEVERS), default=list(LEVERS))
+    parser.add_argument("--epoch", choices=["best", "last"], default="best",
+                        help="the hyper-agent's epoch kept on validation (default), or its last one: validation "
+                             "scores that no epoch selection has maximised, so they compare levers without that bias")
     parser.add_argument("--name", help="suffix of the recorded table (levers_NAME)")
     args = parser.parse_args()
     windows = sorted(p for p in args.runs.iterdir() if (p / "hyper.json").exists() and (not args.windows or p.name in args.windows))
     if not windows:
         raise SystemExit(f"no trained run directories under {args.runs}")
-    name = "_".join(["levers", *([args.name] if args.name else [])])
-    # every measurement is appended to RUNS/levers.jsonl: a rerun (more levers, an interruption) reuses them
-    cache = args.runs / "levers.jsonl"
+    name = "_".join(["levers", *(["last_epoch"] if args.epoch == "last" else []), *([args.name] if args.name else [])])
+    # every measurement is appended to RUNS/levers[_last_epoch].jsonl: a rerun (more levers, an interruption) reuses them
+    cache = args.runs / ("levers.jsonl" if args.epoch == "best" else "levers_last_epoch.jsonl")
     per_window = [json.loads(line) for line in cache.read_text().splitlines()] if cache.exists() else []
     start = time.perf_counter()
     for i, window in enumerate(bar(windows, desc="windows", unit="window")):
@@ -135,13 +144,14 @@ def main() -> None:
             run = run.acting(**acting)
             for split in ("valid", "test"):
                 per_window.append({"window": window.name, "lever": lever, "split": split,
-                                   **scores(run, state, split), **baseline_asr(window, split)})
+                                   **scores(run, state, split, args.epoch), **baseline_asr(window, split)})
                 with cache.open("a") as f:
                     f.write(json.dumps(per_window[-1]) + "\n")
         done = (f"{i + 1} of {len(windows)} windows of {args.runs}; {CONFIDENCE:.0%} paired bootstrap intervals over "
                 f"windows; wall {time.perf_counter() - start:.0f} s")
         measured = [w for w in per_window if w["window"] in {p.name for p in windows}]
-        record(name, "Levers against inertia: mean ASR over walk-forward windows, each lever against the default",
+        record(name, "Levers against inertia: mean ASR over walk-forward windows, each lever against the default"
+                     + (" (the hyper-agents' last epoch: no selection on validation)" if args.epoch == "last" else ""),
                [*summary(measured), {"split": done}])
     print(f"recorded {name} in benchmarks/RESULTS.md")
 

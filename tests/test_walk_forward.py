@@ -55,3 +55,25 @@ def test_real_coins_give_four_windows_each():
         tests = sorted(w["test"] for w in windows)
         assert all(a[1] <= b[0] for a, b in zip(tests, tests[1:])), coin
     assert not any("2022-05" in w["file"].name for w in coin_windows("DOT", 10))  # no volume: not usable
+
+
+def test_levers_keep_only_what_beats_the_default_on_validation():
+    """``benchmarks/levers.py``'s rule: a lever is kept when its paired validation interval
+    against the default lies above 0; test rows never choose."""
+    from benchmarks.levers import LEVERS, summary
+
+    default, better, noise = list(LEVERS)[:3]
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(12):
+        base = float(rng.normal())
+        for split in ("valid", "test"):
+            for lever, asr in ((default, base), (better, base + 1.0 + 0.1 * rng.normal()), (noise, base + rng.normal())):
+                rows.append({"window": f"W-{i}", "lever": lever, "split": split, "asr": asr, "trades_per_day": 2.0,
+                             "timing": 90.0 if lever == better else 50.0, "buy_and_hold": base, "equal_weight_mix": base})
+    table = {(r["split"], r["lever"]): r for r in summary(rows)}
+    assert table["valid", better]["kept (valid rule)"] == "yes"
+    assert table["valid", noise]["kept (valid rule)"] == "no"
+    assert table["valid", default]["kept (valid rule)"] == "default"
+    assert "kept (valid rule)" not in table["test", better]
+    assert table["valid", better]["minus default"].startswith("+1.0") and table["valid", better]["timing >= 80"] == "12 of 12"
