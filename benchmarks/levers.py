@@ -15,7 +15,8 @@ lever minus the default with a paired bootstrap 90% interval over windows, minus
 and minus the equal-weight mix, trades per day and how many windows have a timing percentile of at
 least 80; then the same on test. **Rule, fixed before any result:** a lever is kept when its
 validation interval against the default lies above 0; otherwise the default stays. Test columns
-are reported, never used to choose.
+are reported, never used to choose. Apply the rule to the ``--epoch last`` table: on the kept
+epoch, validation has already chosen the epoch, so it would be used twice.
 
     hftjax bench levers --runs RUNS [--epoch best|last] [--windows BTC-8 ...] [--levers ...] [--name NAME]
 
