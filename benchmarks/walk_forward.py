@@ -14,7 +14,7 @@ sub-agent, DQN and DDQN; for each baseline the mean of MacroHFT's ASR minus the 
 windows (paired: the same window) with a bootstrap 90% interval over windows; MacroHFT's timing
 percentile (``hftjax.diagnostics``). Validation rows are recorded too: settings are chosen there.
 
-    hftjax bench walk-forward [--quick] [--coins BTC ETH] [--windows 4] [--set KEY=VALUE ...] [--name NAME]
+    hftjax bench walk-forward [--quick] [--coins BTC ETH] [--windows 4] [--files NAME ...] [--set KEY=VALUE ...] [--name NAME]
 
 ``--quick``: one window of one coin, 1 seed, 1 epoch (a smoke run of the whole benchmark).
 """
@@ -70,10 +70,13 @@ def utc(ms: int) -> str:
     return str(np.datetime64(int(ms), "ms"))[:16]
 
 
-def coin_windows(coin: str, newest: int, root: Path = SHARED) -> list[dict]:
-    """The newest ``newest`` windows of a coin: {file, train, valid, test}, oldest first."""
+def coin_windows(coin: str, newest: int, root: Path = SHARED, names: list[str] | None = None) -> list[dict]:
+    """The newest ``newest`` windows of a coin (of its files named in ``names``, when given):
+    {file, train, valid, test}, oldest first."""
     found = []
     for path in coin_files(coin, root):
+        if names and path.name not in names:
+            continue
         ts = pq.read_table(path, columns=["timestamp"])["timestamp"].cast("int64").to_numpy()
         found += [{"file": path, **w} for w in windows_of(int(ts[0]), int(ts[-1]) + 60_000)]
     return found[-newest:]
@@ -137,12 +140,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one window of one coin, 1 seed, 1 epoch")
     parser.add_argument("--coins", nargs="+", default=list(COINS), choices=COINS)
     parser.add_argument("--windows", type=int, default=4, help="newest windows per coin (default 4)")
+    parser.add_argument("--files", nargs="+", metavar="NAME",
+                        help="use only these files of ../shared/data (e.g. every coin over the same months)")
     parser.add_argument("--out", type=Path, help="where the run directories go (default: a temporary one)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="run config overrides (a lever)")
     parser.add_argument("--name", help="suffix of the recorded tables (walk_forward_NAME)")
     args = parser.parse_args()
     coins, count, seeds, epochs = ((args.coins[:1], 1, [0], 1) if args.quick else (args.coins, args.windows, [0, 1, 2], 3))
-    windows = [{"coin": c, **w} for c in coins for w in coin_windows(c, count)]
+    windows = [{"coin": c, **w} for c in coins for w in coin_windows(c, count, names=args.files)]
     if not windows:
         raise SystemExit(f"no usable files for {coins} under {SHARED}")
     work = args.out or Path(tempfile.mkdtemp(prefix="hftjax-walk-forward-"))
