@@ -76,7 +76,7 @@ def main() -> None:
                [*rows, {"stage": "total (measured)", "wall s": round(total, 1)},
                 *([] if args.quick else [{"stage": "total (the extrapolation it replaces)", "wall s": ESTIMATE_S}]),
                 {"stage": f"{len(rows)} of {len(stages(work, args.quick))} stages done; "
-                          f"{'quick: 6,000 rows' if args.quick else f'{ROWS:,} rows, paper ETH splits'}; {work}"}])
+                          f"{'quick: 6,000 rows' if args.quick else f'{ROWS:,} rows, paper ETH splits'}"}])
 
 
 if __name__ == "__main__":

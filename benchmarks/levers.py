@@ -148,7 +148,7 @@ def main() -> None:
                                    **scores(run, state, split, args.epoch), **baseline_asr(window, split)})
                 with cache.open("a") as f:
                     f.write(json.dumps(per_window[-1]) + "\n")
-        done = (f"{i + 1} of {len(windows)} windows of {args.runs}; {CONFIDENCE:.0%} paired bootstrap intervals over "
+        done = (f"{i + 1} of {len(windows)} windows; {CONFIDENCE:.0%} paired bootstrap intervals over "
                 f"windows; wall {time.perf_counter() - start:.0f} s")
         measured = [w for w in per_window if w["window"] in {p.name for p in windows}]
         record(name, "Levers against inertia: mean ASR over walk-forward windows, each lever against the default"

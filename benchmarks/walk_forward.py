@@ -164,7 +164,7 @@ def main() -> None:
         # recorded after every window: an interrupted run keeps what it measured, and says how much
         budget = (f"{i + 1} of {len(windows)} windows done; {len(seeds)} seed(s), {epochs} epoch(s) per learner, demo "
                   f"preset, ohlcv features, default position size; overrides: {' '.join(args.set) or 'none'}; wall "
-                  f"{time.perf_counter() - start:.0f} s; run dirs {work}")
+                  f"{time.perf_counter() - start:.0f} s")
         record(f"{name}_windows", "Walk-forward: ASR per window (mean over seeds)", [*per_window, {"coin": budget}])
         summary = summary_rows(per_window, "valid") + summary_rows(per_window, "test")
         record(name, f"Walk-forward: MacroHFT minus each baseline, mean ASR over windows with a paired bootstrap "
