@@ -110,7 +110,7 @@ def hyper_variants(run_dirs: list[Path], names: list[str], table: str) -> None:
             metrics = {split: evaluate(out, split) for split in ("valid", "test")}
             rows += rows_of(name, metrics, time.perf_counter() - t0, f"{run_dir.parent.name}/{run_dir.name}" if len(run_dirs) > 1 else None)
             print(*rows[-2 * len(SHOWN):], sep="\n", flush=True)
-    note = f"hyper-agent variants over the sub-agents of {' '.join(map(str, run_dirs))} (seeds 0 1 2)"
+    note = f"hyper-agent variants over the sub-agents of {' '.join(Path(d).name for d in run_dirs)} (seeds 0 1 2)"
     title = "Hyper-agent ablation" + (f" ({table})" if table != "ablations_hyper" else " on the synthetic default (demo, 3 seeds)")
     print(record(table, title, merged(table, rows, note)))
 
@@ -143,7 +143,7 @@ def main() -> None:
                              "keep-position policy = teacher %": f"{100 * keep:.1f}",
                              **{agent: f"{agree[:, i].mean():.1f}" for i, agent in enumerate(AGENTS)}})
         print(*rows[-2 * len(SHOWN):], teacher_rows[-1], sep="\n", flush=True)
-    note = f"demo preset (3 epochs, 60,000 synthetic rows, 720-row chunks), seeds 0 1 2; run dirs {work}"
+    note = f"demo preset (3 epochs, 60,000 synthetic rows, 720-row chunks), seeds 0 1 2"
     print(record("ablations", "Learning-quality ablation on the synthetic default (hftjax run, demo, 3 seeds)",
                  merged("ablations", rows, note)))
     print(record("ablations_teacher", "How the teacher-KL term moves the sub-agents (demo, 3 seeds): "

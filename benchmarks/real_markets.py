@@ -115,7 +115,7 @@ def main() -> None:
     if args.budgets is not None:
         rows = [{"market": m, **b} for m in args.markets if (args.budgets / m / "config.json").exists()
                 for b in training_budget(args.budgets / m)]
-        print(record("real_markets_budgets", f"Real markets: training budget per learner ({args.budgets})", rows))
+        print(record("real_markets_budgets", f"Real markets: training budget per learner ({Path(args.budgets).name})", rows))
         return
     missing = [m for m in args.markets if not (SHARED / MARKETS[m][0]).exists()]
     if missing:
@@ -132,7 +132,7 @@ def main() -> None:
     budget = (f"{len(seeds)} seed(s); sub-agents, baselines and hyper-agent {epochs} epoch(s) each (demo preset "
               f"learner: batch 256, 720-row chunks, ohlcv features); splits: "
               + "; ".join(f"{m} {' '.join(MARKETS[m][1])}" for m in args.markets)
-              + f"; overrides: {' '.join(args.set) or 'none'}; total wall {time.perf_counter() - start:.0f} s; run dirs {work}")
+              + f"; overrides: {' '.join(args.set) or 'none'}; total wall {time.perf_counter() - start:.0f} s")
     rows.append({"market": budget})
     name = "_".join(["real_markets", *(["quick"] if args.quick else []), *([args.name] if args.name else [])])
     title = "Real markets (Binance spring 2021): MacroHFT and every baseline, validation and test splits"

@@ -1,0 +1,43 @@
+"""What the repository itself holds: no absolute path of the machine it was made on (run
+directories, temporary folders, the checkout), since those mean nothing on another machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine_paths() -> set[str]:
+    """Folders of this machine a recorded result could name: the checkout's parent, the
+    temporary folder and the home folder (never the bare root)."""
+    folders = {ROOT.parent, Path(tempfile.gettempdir()).resolve(), Path(os.path.expanduser("~")).resolve()}
+    return {str(f).rstrip("/") + "/" for f in folders if f != Path(f.anchor)}
+
+
+def tracked_text_files() -> list[Path]:
+    try:
+        names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    return [ROOT / n for n in names.decode().split("\0") if n and (ROOT / n).is_file()]
+
+
+def test_no_tracked_file_names_a_path_of_this_machine():
+    found = []
+    for path in tracked_text_files():
+        data = path.read_bytes()
+        if b"\0" in data[:8192]:
+            continue  # binary (images)
+        text = data.decode("utf-8", "replace")
+        for folder in machine_paths():
+            at = text.find(folder)
+            if at >= 0:
+                line = text.count("\n", 0, at) + 1
+                found.append(f"{path.relative_to(ROOT)}:{line}: {folder}")
+    assert not found, "absolute paths of this machine in tracked files:\n" + "\n".join(found[:20])
