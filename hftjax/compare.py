@@ -16,7 +16,8 @@ import numpy as np
 
 from hftjax.errors import ConfigError, RunDirError
 from hftjax.io import write_text
-from hftjax.report import COLUMNS, cell, strategies
+from hftjax.report import COLUMNS, cell
+from hftjax.strategies import strategies
 
 SAME = ("split", "rows", "period", "fee", "max_holding")  # what makes two test results comparable
 

@@ -34,7 +34,8 @@ from hftjax.io import write_json, write_parquet
 from hftjax.metrics import (MINUTES_PER_YEAR, buy_and_hold_rewards, check_run, paper_metrics, standard_metrics,
                             trading_activity)
 from hftjax.progress import stages
-from hftjax.report import strategies, write_report
+from hftjax.report import write_report
+from hftjax.strategies import strategies
 from hftjax.rundir import run_lock
 from hftjax.subagent.config import AGENTS
 

@@ -14,20 +14,12 @@ import matplotlib
 import numpy as np
 
 from hftjax.io import atomic_path, write_text
+from hftjax.strategies import strategies
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-# (metrics.json key, row label): the strategies of the table, in order (those a run has)
-STRATEGIES = (("macrohft", "MacroHFT"), ("equal_weight_mix", "equal-weight mix"),
-              ("best_single_subagent", "best single sub-agent (chosen on valid)"), ("buy_and_hold", "buy and hold"),
-              ("macd", "MACD 12/26/9"), ("iv", "IV (imbalance volume)"), ("dqn", "DQN"), ("ddqn", "DDQN"), ("cdqnrp", "CDQNRP"), ("ppo", "PPO"),
-              ("oracle_single_subagent", "oracle single sub-agent (bound, chosen on this split)"))
-
-
-def strategies(metrics: dict) -> list[tuple[str, str]]:
-    return [(key, label) for key, label in STRATEGIES if key in metrics]
 # (metric, header, scale, decimals)
 COLUMNS = (("TR", "TR %", 100, 2), ("ASR", "ASR", 1, 2), ("MDD", "MDD %", 100, 2), ("ACR", "ACR", 1, 2),
            ("ASoR", "ASoR", 1, 2), ("AVOL", "AVOL", 1, 2), ("trades", "trades", 1, 0),

@@ -451,3 +451,17 @@ def test_constant_experts_train_and_evaluate(smoke_run, tmp_path):
     diagnostics = json.loads((tmp_path / "results" / "metrics_valid.json").read_text())["diagnostics"]["mean"]
     assert 0 <= diagnostics["weight_entropy"] <= np.log(8) + 1e-6
     assert (tmp_path / "results" / "plots" / "valid_weights.png").exists()
+
+
+def test_every_strategy_evaluated_is_registered_and_reported(smoke_run):
+    """A strategy evaluation scores but the registry lacks would silently drop out of report.md,
+    compare and the summary."""
+    from hftjax.strategies import REGISTRY, strategies
+
+    metrics = json.loads((smoke_run / "results" / "metrics.json").read_text())
+    scored = {k for k, v in metrics.items() if isinstance(v, dict) and "TR" in v.get("mean", v)}
+    assert scored - {"diagnostics"} <= {s.key for s in REGISTRY}
+    assert {"macrohft", "buy_and_hold", "equal_weight_mix", "dqn"} <= scored
+    report = (smoke_run / "results" / "report.md").read_text()
+    for key, label in strategies(metrics):
+        assert f"| {label} |" in report, key

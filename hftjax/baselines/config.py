@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 
 from hftjax.options import HOST, TRACED, check_fields, option
+from hftjax.strategies import LEARNED as BASELINES
 
 DQN_FAMILY = ("dqn", "ddqn", "cdqnrp")
-BASELINES = (*DQN_FAMILY, "ppo")
 
 
 @dataclasses.dataclass(frozen=True)
