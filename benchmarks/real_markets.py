@@ -27,7 +27,7 @@ from benchmarks.common import record
 from hftjax.env.params import MAX_HOLDING
 from hftjax.pipeline import run_pipeline
 from hftjax.progress import bar
-from hftjax.report import strategies
+from hftjax.strategies import strategies
 from hftjax.run_config import load_run_config
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -109,7 +109,8 @@ def test_report_and_plots_match_metrics(smoke_run):
     """``evaluate`` writes report.md and valid PNGs; the report's table is metrics.json's numbers."""
     import matplotlib.image
 
-    from hftjax.report import COLUMNS, strategies
+    from hftjax.report import COLUMNS
+    from hftjax.strategies import strategies
 
     metrics = json.loads((smoke_run / "results" / "metrics.json").read_text())
     report = (smoke_run / "results" / "report.md").read_text()
