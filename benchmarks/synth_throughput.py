@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmarks.common import record
 from hftjax.data.table import MINUTE_MS, book_columns
-from hftjax.synth import LEVELS, SynthParams, generate
+from hftjax.synth import BOOK_LEVELS, SynthParams, generate
 from hftjax.synth.prices import to_price
 
 VECTOR_ROWS = 1_000_000
@@ -27,7 +27,7 @@ REPEATS = 3
 def loop_generate(rows: int, seed: int, p: SynthParams = SynthParams()) -> dict[str, np.ndarray]:
     """The synthetic market, one row at a time (the benchmark's baseline; not bit-identical)."""
     rng = np.random.default_rng(seed)
-    cols = {k: np.empty(rows) for k in ("open", "high", "low", "close", "volume", *book_columns(LEVELS))}
+    cols = {k: np.empty(rows) for k in ("open", "high", "low", "close", "volume", *book_columns(BOOK_LEVELS))}
     prices = [k for k in cols if k in ("open", "high", "low", "close") or k.endswith("_price")]  # in ticks
     trend_mean = [p.trend_duration] * 3
     vol_mean = [p.calm_duration, p.volatile_duration]
@@ -65,7 +65,7 @@ def loop_generate(rows: int, seed: int, p: SynthParams = SynthParams()) -> dict[
         spread = int(rng.geometric(1 / (1 + p.spread_excess * stress)))
         bid = close - (spread + int(rng.integers(2))) // 2
         ask = bid + spread
-        for i in range(1, LEVELS + 1):
+        for i in range(1, BOOK_LEVELS + 1):
             for side, price in (("bid", bid), ("ask", ask)):
                 cols[f"{side}{i}_price"][t] = price
                 cols[f"{side}{i}_size"][t] = (p.depth_median * p.depth_growth ** (i - 1) * stress**-p.depth_beta

@@ -20,13 +20,13 @@ import pyarrow.parquet as pq
 from hftjax.data.table import MINUTE_MS, Table, num_rows, take
 from hftjax.decompose import QUANTILES, chunk_slopes, chunk_view, chunk_volatility
 from hftjax.io import atomic_path
-from hftjax.synth import LEVELS, TREND_NAMES, VOL_NAMES, SynthMarket, SynthParams, generate
+from hftjax.prepare import CHUNK_LEN
+from hftjax.synth import BOOK_LEVELS, TREND_NAMES, VOL_NAMES, SynthMarket, SynthParams, generate
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 DOC = REPO / "docs" / "synthetic_calibration.md"
 MARKETS = ("ETH", "BTC", "DOT", "LTC")
-CHUNK_LEN = 4320
 MONTH = 43_200  # rows in 30 days, the typical length of a real file
 LAGS = (1, 10, 60)
 EDGES = QUANTILES[1:-1]  # the label edges 5/35/65/95 %
@@ -125,7 +125,7 @@ def regime_table(market: SynthMarket) -> str:
     t = market.table
     r = np.r_[0.0, np.diff(np.log(t["close"]))]
     spread = (t["ask1_price"] - t["bid1_price"]) / SynthParams().tick
-    depth = sum(t[f"{side}{i}_size"] for side in ("bid", "ask") for i in range(1, LEVELS + 1))
+    depth = sum(t[f"{side}{i}_size"] for side in ("bid", "ask") for i in range(1, BOOK_LEVELS + 1))
     masks = [(f"trend {n}", market.trend == k) for k, n in enumerate(TREND_NAMES)]
     masks += [(f"vol {n}", market.vol == k) for k, n in enumerate(VOL_NAMES)]
     head = ["| regime | share of rows | mean return (1e-5) | return std | median volume | "

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 from hftjax.env.params import MAX_HOLDING
+from hftjax.prepare import CHUNK_LEN
 
 _PAPER_SPLITS = {
     "BTC": ("train=2022-03-05:2023-02-23", "valid=2023-03-18:2023-06-16", "test=2023-06-22:2023-10-16"),
@@ -26,12 +27,13 @@ _PAPER_SPLITS = {
 }
 
 
-def _paper(market: str, chunk_len: int = 4320, beta: float = 5.0) -> dict:
+def _paper(market: str, chunk_len: int = CHUNK_LEN, beta: float | None = None) -> dict:
+    """``beta``: the KL weight where the reference's differs from ``HyperConfig``'s default."""
     return {"data": {"chunk_len": chunk_len, "features": "lob", "splits": _PAPER_SPLITS.get(market, _PAPER_SPLITS["ETH"]),
                      "require_inputs": True},
             "env": {"max_holding": MAX_HOLDING[market]},
             "subagents": {"alpha": None},
-            "hyper": {"beta": beta}}
+            "hyper": {} if beta is None else {"beta": beta}}
 
 
 LEARNING_FIXES = {"data": {"normalize": "zscore"}, "hyper": {"lr": 1e-3}}  # chosen on validation

@@ -17,10 +17,11 @@ import numpy as np
 
 from hftjax.env import EnvConfig, EnvParams, episode_teacher, make_params, market_from_arrays, reset, step
 from hftjax.features import compute_features, resolve_feature_set
+from hftjax.prepare import CHUNK_LEN
 from hftjax.sharding import Placement
 from hftjax.synth import generate
 
-EPISODE_LEN = 4320  # the reference's 3-day chunks
+EPISODE_LEN = CHUNK_LEN  # the reference's 3-day chunks
 
 
 def synthetic_market(rows: int, seed: int = 0, *, episode_len: int = EPISODE_LEN, max_holding: float = 0.2):

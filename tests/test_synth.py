@@ -15,7 +15,7 @@ from scipy import stats
 from hftjax.data.table import MINUTE_MS, OHLCV, book_columns, to_arrow
 from hftjax.decompose import chunk_slopes, chunk_volatility
 from hftjax.errors import ConfigError
-from hftjax.synth import LEVELS, SynthParams, generate
+from hftjax.synth import BOOK_LEVELS, SynthParams, generate
 from hftjax.synth.recurrence import ar1_filter
 
 ROWS = 200_000
@@ -46,7 +46,7 @@ def test_same_seed_same_market_and_different_seed_differs():
 
 def test_canonical_columns_dtypes_and_minute_grid(market):
     table = market.table
-    assert list(table) == ["timestamp", *OHLCV, *book_columns(LEVELS)]
+    assert list(table) == ["timestamp", *OHLCV, *book_columns(BOOK_LEVELS)]
     assert table["timestamp"].dtype == np.int64
     assert all(table[k].dtype == np.float64 and table[k].shape == (ROWS,) for k in list(table)[1:])
     start = dt.datetime(2022, 2, 1, tzinfo=dt.timezone.utc).timestamp() * 1000
@@ -68,13 +68,13 @@ def test_candles_are_consistent_on_tick_and_volume_positive(market):
 
 def test_book_is_valid_and_centred_on_the_close(market):
     t = market.table
-    bids = np.stack([t[f"bid{i}_price"] for i in range(1, LEVELS + 1)])
-    asks = np.stack([t[f"ask{i}_price"] for i in range(1, LEVELS + 1)])
+    bids = np.stack([t[f"bid{i}_price"] for i in range(1, BOOK_LEVELS + 1)])
+    asks = np.stack([t[f"ask{i}_price"] for i in range(1, BOOK_LEVELS + 1)])
     assert np.all(np.diff(bids, axis=0) < 0) and np.all(np.diff(asks, axis=0) > 0)
     assert np.all(bids[0] < asks[0]) and np.all(bids[-1] > 0)
     assert _on_tick(bids) and _on_tick(asks)
     assert np.all(np.abs((bids[0] + asks[0]) / 2 - t["close"]) <= TICK / 2 + 1e-9)
-    assert all(np.all(t[f"{side}{i}_size"] > 0) for side in ("bid", "ask") for i in range(1, LEVELS + 1))
+    assert all(np.all(t[f"{side}{i}_size"] > 0) for side in ("bid", "ask") for i in range(1, BOOK_LEVELS + 1))
 
 
 def test_regimes_switch_and_cover_all_six(market):
@@ -107,7 +107,7 @@ def test_volume_rises_with_moves(market, returns):
 def test_book_wider_and_thinner_when_volatile(market):
     t, volatile = market.table, market.vol == 1
     spread = t["ask1_price"] - t["bid1_price"]
-    depth = sum(t[f"{side}{i}_size"] for side in ("bid", "ask") for i in range(1, LEVELS + 1))
+    depth = sum(t[f"{side}{i}_size"] for side in ("bid", "ask") for i in range(1, BOOK_LEVELS + 1))
     assert spread[volatile].mean() > 1.2 * spread[~volatile].mean()
     assert np.median(depth[volatile]) < 0.8 * np.median(depth[~volatile])
 

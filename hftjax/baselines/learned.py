@@ -24,6 +24,7 @@ import numpy as np
 
 from hftjax.baselines.config import BASELINES, DQN_FAMILY, BaselineConfig
 from hftjax.env.config import EnvConfig
+from hftjax.env.params import LEVELS
 from hftjax.nn import Linear
 from hftjax.subagent.config import AGENTS, HPARAMS, SubAgentConfig
 from hftjax.subagent.population import member_keys, population
@@ -33,7 +34,7 @@ from hftjax.subagent.run import PopulationTrainer
 
 class MLPQNet(nn.Module):
     """Q(s, .) from [single features, trend features, one-hot previous action] through two ReLU layers."""
-    levels: int = 2
+    levels: int = LEVELS
     hidden: int = 64
 
     @nn.compact

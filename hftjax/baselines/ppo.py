@@ -32,7 +32,7 @@ from hftjax.baselines.learned import whole_chunks
 from hftjax.env.config import EnvConfig
 from hftjax.env.core import EnvState, observe_rows, random_start_state, step
 from hftjax.env.market import MarketData
-from hftjax.env.params import TradingSettings
+from hftjax.env.params import LEVELS, TradingSettings
 from hftjax.options import compiled_part
 from hftjax.rl import keep_best, make_optimizer, set_learning_rate, update_metrics
 from hftjax.subagent.config import AGENTS, SubAgentConfig
@@ -44,7 +44,7 @@ from hftjax.subagent.validation import validate as validate_chunks
 
 
 class ActorCritic(nn.Module):
-    levels: int = 2
+    levels: int = LEVELS
     hidden: int = 64
 
     def setup(self):

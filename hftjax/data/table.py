@@ -22,6 +22,9 @@ PRICE_COLUMNS = ("open", "high", "low", "close")
 BOOK_COLUMN = re.compile(r"(bid|ask)([1-9][0-9]*)_(price|size)")
 
 
+BOOK_LEVELS = 5  # price levels per side of the order book the lob features and the synthetic market use
+
+
 def book_columns(levels: int) -> tuple[str, ...]:
     """Canonical book column names, level by level: bid price, bid size, ask price, ask size."""
     return tuple(

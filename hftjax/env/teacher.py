@@ -46,8 +46,8 @@ def teacher_scan(close, change, fee, max_holding, gamma, *, levels: int):
 def _check(levels: int, gamma: float) -> None:
     if levels < 2:
         raise ConfigError("levels", f"needs at least 2 position levels, got {levels}")
-    if not 0.0 <= gamma <= 1.0:
-        raise ConfigError("gamma", f"must lie in [0, 1], got {gamma}")
+    if not 0.0 < gamma <= 1.0:
+        raise ConfigError("gamma", f"must lie in (0, 1] (as env.teacher_gamma), got {gamma}")
 
 
 def q_teacher(close, *, fee: float = TEACHER_FEE, max_holding: float, levels: int = LEVELS,

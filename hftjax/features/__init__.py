@@ -11,15 +11,14 @@ from typing import Callable
 
 import numpy as np
 
-from hftjax.data.table import Table, book_levels
+from hftjax.data.table import BOOK_LEVELS, Table, book_levels
 from hftjax.errors import ConfigError
 from hftjax.features import lob, ohlcv
-from hftjax.features.context import CONTEXT, context_features
+from hftjax.features.context import CONTEXT, CONTEXT_WINDOW, context_features
 from hftjax.features.rolling import rolling_zscore
 
 FEATURE_VERSION = 1
 TREND_WINDOW = 60
-CONTEXT_WINDOW = 360
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,13 +49,13 @@ FEATURE_SETS = {
 
 def resolve_feature_set(name: str, table: Table) -> FeatureSet:
     """``auto`` is ``lob`` when the table has at least 5 book levels, else ``ohlcv``."""
-    has_book = book_levels(table) >= lob.LEVELS
+    has_book = book_levels(table) >= BOOK_LEVELS
     if name == "auto":
         name = "lob" if has_book else "ohlcv"
     if name not in FEATURE_SETS:
         raise ConfigError("features", f"must be one of auto, {', '.join(FEATURE_SETS)}; got {name!r}")
     if name == "lob" and not has_book:
-        raise ConfigError("features", f"'lob' needs {lob.LEVELS} book levels; the data has "
+        raise ConfigError("features", f"'lob' needs {BOOK_LEVELS} book levels; the data has "
                                       f"{book_levels(table)} (use --features ohlcv)")
     return FEATURE_SETS[name]
 

@@ -7,10 +7,11 @@ import numpy as np
 from hftjax.decompose.trend import rolling_slope
 from hftjax.features.rolling import rolling_mean_std
 
-CONTEXT = ("slope_360", "vol_360")
+CONTEXT_WINDOW = 360  # rows of the context features (6 hours)
+CONTEXT = (f"slope_{CONTEXT_WINDOW}", f"vol_{CONTEXT_WINDOW}")
 
 
-def context_features(close: np.ndarray, window: int = 360) -> dict[str, np.ndarray]:
+def context_features(close: np.ndarray, window: int = CONTEXT_WINDOW) -> dict[str, np.ndarray]:
     """Trailing trend slope of close (section 2's kernel) and sample std of simple close returns."""
     close = np.asarray(close, np.float64)
     returns = np.full(close.shape, np.nan)

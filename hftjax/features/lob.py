@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from hftjax.data.table import Table
+from hftjax.data.table import BOOK_LEVELS, Table
 from hftjax.features.candle import CANDLE_FEATURES, candle_features
 from hftjax.features.rolling import log_return, safe_divide
 
-LEVELS = 5
 SINGLE = (
     "volume",
-    *(f"bid{i}_size_n" for i in range(1, LEVELS + 1)),
-    *(f"ask{i}_size_n" for i in range(1, LEVELS + 1)),
+    *(f"bid{i}_size_n" for i in range(1, BOOK_LEVELS + 1)),
+    *(f"ask{i}_size_n" for i in range(1, BOOK_LEVELS + 1)),
     "wap_1", "wap_2", "wap_balance", "buy_spread", "sell_spread", "buy_volume", "sell_volume",
     "volume_imbalance", "price_spread", "sell_vwap", "buy_vwap",
     "log_return_bid1_price", "log_return_bid2_price", "log_return_ask1_price",
@@ -37,7 +36,7 @@ def _wap(t: Table, k: int) -> np.ndarray:
 
 def lob_single(t: Table) -> dict[str, np.ndarray]:
     """Every single-step feature, plus the raw series the trend features need."""
-    lv = range(1, LEVELS + 1)
+    lv = range(1, BOOK_LEVELS + 1)
     buy_volume = sum(t[f"bid{i}_size"] for i in lv)
     sell_volume = sum(t[f"ask{i}_size"] for i in lv)
     depth = buy_volume + sell_volume
@@ -47,8 +46,8 @@ def lob_single(t: Table) -> dict[str, np.ndarray]:
             f[f"{side}{i}_size_n"] = safe_divide(t[f"{side}{i}_size"], depth)
     f["wap_1"], f["wap_2"] = _wap(t, 1), _wap(t, 2)
     f["wap_balance"] = np.abs(f["wap_1"] - f["wap_2"])
-    f["buy_spread"] = np.abs(t["bid1_price"] - t[f"bid{LEVELS}_price"])
-    f["sell_spread"] = np.abs(t["ask1_price"] - t[f"ask{LEVELS}_price"])
+    f["buy_spread"] = np.abs(t["bid1_price"] - t[f"bid{BOOK_LEVELS}_price"])
+    f["sell_spread"] = np.abs(t["ask1_price"] - t[f"ask{BOOK_LEVELS}_price"])
     f["buy_volume"], f["sell_volume"] = buy_volume, sell_volume
     f["volume_imbalance"] = safe_divide(buy_volume - sell_volume, depth)
     f["price_spread"] = 2 * (t["ask1_price"] - t["bid1_price"]) / (t["ask1_price"] + t["bid1_price"])

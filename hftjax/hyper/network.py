@@ -17,13 +17,14 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
+from hftjax.env.params import LEVELS
 from hftjax.nn import Linear, gelu_tanh, layer_norm
 
 __all__ = ["HyperAgentNet", "mix_q"]
 
 
 class HyperAgentNet(nn.Module):
-    levels: int = 2       # previous-action embedding rows (K)
+    levels: int = LEVELS  # previous-action embedding rows (K)
     hidden: int = 32      # H; the key and the modulated state are 2H wide
     num_agents: int = 6   # sub-agents mixed, in the order slope_1..3, vol_1..3
     context: bool = True  # False: the ablation without the context conditioning

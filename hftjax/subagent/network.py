@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import flax.linen as nn
 
+from hftjax.env.params import LEVELS
 from hftjax.nn import Linear, gelu_tanh, layer_norm, modulate
 
 DUELING_MEANS = ("sample", "batch")
 
 
 class SubAgentNet(nn.Module):
-    levels: int = 2
+    levels: int = LEVELS
     hidden: int = 64
     dueling_mean: str = "sample"
     adapter: bool = True

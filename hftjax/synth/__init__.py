@@ -4,9 +4,9 @@ Bull/flat/bear crossed with calm/volatile regimes switch over days; returns are 
 clustered volatility; OHLC, volume and the book follow. See ``docs/synthetic_calibration.md``.
 """
 
-from hftjax.synth.book import LEVELS
+from hftjax.data.table import BOOK_LEVELS
 from hftjax.synth.market import SynthMarket, generate, synth_settings, write_market
 from hftjax.synth.params import SynthParams
 from hftjax.synth.regimes import TREND_NAMES, VOL_NAMES
 
-__all__ = ["LEVELS", "SynthMarket", "SynthParams", "TREND_NAMES", "VOL_NAMES", "generate", "synth_settings", "write_market"]
+__all__ = ["BOOK_LEVELS", "SynthMarket", "SynthParams", "TREND_NAMES", "VOL_NAMES", "generate", "synth_settings", "write_market"]

@@ -12,31 +12,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from hftjax.data.table import Table
+from hftjax.data.table import BOOK_LEVELS, Table
 from hftjax.synth.params import SynthParams
 from hftjax.synth.prices import to_price
 
-LEVELS = 5
-
 
 def book(rng: np.random.Generator, close_ticks: np.ndarray, sigma: np.ndarray, params: SynthParams) -> Table:
-    """``bid{i}_price, bid{i}_size, ask{i}_price, ask{i}_size`` columns, i = 1..LEVELS, in that order."""
+    """``bid{i}_price, bid{i}_size, ask{i}_price, ask{i}_size`` columns, i = 1..BOOK_LEVELS, in that order."""
     rows = len(close_ticks)
     stress = sigma / params.sigma_calm
     spread = rng.geometric(1.0 / (1.0 + params.spread_excess * stress))
     bid = close_ticks - (spread + rng.integers(0, 2, rows)) // 2
     ask = bid + spread
     # (side, level, row) draws: every column below is a contiguous row vector
-    gaps = rng.geometric(1.0 / (1.0 + params.gap_excess * stress), (2, LEVELS - 1, rows))
+    gaps = rng.geometric(1.0 / (1.0 + params.gap_excess * stress), (2, BOOK_LEVELS - 1, rows))
     thinning = stress ** -params.depth_beta
-    noise = np.exp(params.depth_noise * rng.standard_normal((2, LEVELS, rows), dtype=np.float32))
+    noise = np.exp(params.depth_noise * rng.standard_normal((2, BOOK_LEVELS, rows), dtype=np.float32))
     columns = {}
-    for i in range(LEVELS):
+    for i in range(BOOK_LEVELS):
         size = params.depth_median * params.depth_growth**i * thinning
         columns[f"bid{i + 1}_price"] = to_price(bid, params.tick)
         columns[f"bid{i + 1}_size"] = size * noise[0, i]
         columns[f"ask{i + 1}_price"] = to_price(ask, params.tick)
         columns[f"ask{i + 1}_size"] = size * noise[1, i]
-        if i < LEVELS - 1:
+        if i < BOOK_LEVELS - 1:
             bid, ask = bid - gaps[0, i], ask + gaps[1, i]
     return columns
