@@ -28,10 +28,12 @@ makes epochs differ more, so choosing a lever on it uses validation twice.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 import pyarrow.parquet as pq
 
@@ -66,8 +68,7 @@ def trained(window: Path, options: dict | None):
     out = window / ("lever-" + "-".join(f"{k}={v}" for k, v in sorted(options.items())))
     if not (out / "hyper.json").exists():
         _, base = load_hyper(window)
-        cfg = base.cfg.__class__(**{**base.cfg.to_json(), **options})
-        train_hyper(window, cfg, out=out, progress=False)
+        train_hyper(window, dataclasses.replace(base.cfg, **options), out=out, progress=False)
     return load_hyper(out)
 
 
@@ -75,8 +76,7 @@ def scores(run, state, split: str, epoch: str) -> dict:
     """Mean over seeds: ASR, trades per day, timing percentile; of the epoch kept on validation
     (``best``) or of the last one (``last``)."""
     params = state.best_params if epoch == "best" else state.params
-    actions, rewards, acc = (np.asarray(x) if not isinstance(x, dict) else {k: np.asarray(v) for k, v in x.items()}
-                             for x in run.rollout(params, split))
+    actions, rewards, acc = jax.tree.map(np.asarray, run.rollout(params, split))
     close = pq.read_table(run.subagents.data_dir / f"{split}.parquet", columns=["close"])["close"].to_numpy()
     trading = run.evaluation_trading
     asr = [float(paper_metrics(r, q)["ASR"]) for r, q in zip(rewards, acc["required_money"])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -429,7 +430,7 @@ def test_seed_vote_follows_the_majority(smoke_run):
     np.testing.assert_array_equal(np.argmax(np.asarray(seed_votes(q)), -1), [[1, 1]])
     np.testing.assert_array_equal(np.argmax(np.asarray(seed_votes(q[1:])), -1), [[0, 1]])  # a tie keeps the position
     state, run = load_hyper(smoke_run)
-    three = HyperRun(run.subagents, run.cfg.__class__(**{**run.cfg.to_json(), "seeds": [0, 1, 2]}))  # seeds 1, 2 mix seed 0's sub-agents
+    three = HyperRun(run.subagents, dataclasses.replace(run.cfg, seeds=(0, 1, 2)))  # seeds 1, 2 mix seed 0's sub-agents
     other = jax.tree.map(lambda x: x * 0.5, state.best_params)  # a third seed that disagrees somewhere
     params = jax.tree.map(lambda a, b: np.concatenate([a, a, b]), state.best_params, other)
     voted = np.asarray(three.acting(seed_vote=True).rollout(params, "valid")[0])
