@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -38,14 +39,14 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from benchmarks.common import record
-from benchmarks.walk_forward import CONFIDENCE, paired_interval
+from benchmarks.walk_forward import CONFIDENCE, DAY_MS, paired_interval
 from hftjax.diagnostics import timing_percentile
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.hyper.run import train_hyper
 from hftjax.metrics import paper_metrics
 from hftjax.progress import bar
 
-DAY_ROWS = 1440
+DAY_ROWS = DAY_MS // 60_000
 # name: (hyper options to retrain with, or None for the trained hyper-agent; acting options)
 LEVERS = {
     "default (soft mix)": (None, {}),
@@ -72,12 +73,18 @@ def trained(window: Path, options: dict | None):
     return load_hyper(out)
 
 
+@functools.cache
+def split_close(path: Path) -> np.ndarray:
+    """A split's closes, read once for every lever scored on it."""
+    return pq.read_table(path, columns=["close"])["close"].to_numpy()
+
+
 def scores(run, state, split: str, epoch: str) -> dict:
     """Mean over seeds: ASR, trades per day, timing percentile; of the epoch kept on validation
     (``best``) or of the last one (``last``)."""
     params = state.best_params if epoch == "best" else state.params
     actions, rewards, acc = jax.tree.map(np.asarray, run.rollout(params, split))
-    close = pq.read_table(run.subagents.data_dir / f"{split}.parquet", columns=["close"])["close"].to_numpy()
+    close = split_close(run.subagents.data_dir / f"{split}.parquet")
     trading = run.evaluation_trading
     asr = [float(paper_metrics(r, q)["ASR"]) for r, q in zip(rewards, acc["required_money"])]
     trades = np.sum(np.diff(actions, axis=1, prepend=0) != 0, axis=1)

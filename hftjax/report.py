@@ -19,7 +19,6 @@ from hftjax.strategies import strategies
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-
 # (metric, header, scale, decimals)
 COLUMNS = (("TR", "TR %", 100, 2), ("ASR", "ASR", 1, 2), ("MDD", "MDD %", 100, 2), ("ACR", "ACR", 1, 2),
            ("ASoR", "ASoR", 1, 2), ("AVOL", "AVOL", 1, 2), ("trades", "trades", 1, 0),
@@ -107,8 +106,8 @@ def diagnostics_lines(metrics: dict) -> list[str]:
              "(same exposure and trades, random timing): 100 is perfect timing, about 50 none. Differs from the "
              "equal mix: share of MacroHFT's steps where the equal-weight mix of the sub-agents would act "
              "otherwise in the same state. Agents agree: share of its steps where all sub-agents' greedy "
-             "actions agree. Entropy of the mixing weights in nats (uniform over six: 1.79; over eight, with the constant experts: 2.08). Long from flat / "
-             "stay long: each sub-agent's rate over every row of the split.", "",
+             "actions agree. Entropy of the mixing weights in nats (uniform over six: 1.79; over eight, with the "
+             "constant experts: 2.08). Long from flat / stay long: each sub-agent's rate over every row of the split.", "",
              "| seed | timing percentile | differs from equal mix % | agents agree % | weight entropy | "
              + " | ".join(f"{a} long from flat / stay long %" for a in agents) + " |",
              "|---" * (5 + len(agents)) + "|"]
