@@ -25,7 +25,36 @@ class Linear(nn.Module):
         init = nn.initializers.zeros if self.zero_init else torch_uniform(fan_in)
         kernel = self.param("kernel", init, (fan_in, self.features))
         bias = self.param("bias", init, (self.features,))
-        return x @ kernel + bias
+        return dense(x, kernel) + bias
+
+
+@jax.custom_vjp
+def dense(x, kernel):
+    """``x @ kernel`` (x (..., in), kernel (in, out)); its kernel gradient is the same sum of
+    products, laid out so that XLA:CPU does not take its slow path (see ``_dense_backward``)."""
+    return x @ kernel
+
+
+def _dense_forward(x, kernel):
+    return x @ kernel, (x, kernel)
+
+
+def _dense_backward(residuals, g):
+    # The kernel gradient x^T g, summed over every leading row. A narrow output layer (the
+    # dueling heads' 2 or 3 actions, the hyper-agent's few members) makes it (in, small), which
+    # XLA:CPU computes about 10x slower than the transposed product (small, in) (the largest
+    # single op of a sub-agent epoch, ``benchmarks/epoch_profile.py``); the barrier keeps XLA from
+    # folding the transpose back into the product. Same products, same sums.
+    x, kernel = residuals
+    rows, grads = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+    if kernel.shape[1] < kernel.shape[0]:
+        kernel_grad = jax.lax.optimization_barrier(grads.T @ rows).T
+    else:
+        kernel_grad = rows.T @ grads
+    return g @ kernel.T, kernel_grad
+
+
+dense.defvjp(_dense_forward, _dense_backward)
 
 
 def layer_norm(x, eps: float = 1e-6):
