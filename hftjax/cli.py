@@ -134,7 +134,8 @@ BENCHMARKS = {"env": "env_throughput", "synth": "synth_throughput", "train": "tr
               "subagent-quality": "subagent_quality", "memory": "memory_latency", "hyper": "hyper_throughput",
               "scaling": "scaling", "hyper-comparison": "hyper_comparison", "real-markets": "real_markets",
               "gpu": "gpu_check", "walk-forward": "walk_forward", "levers": "levers",
-              "eth-scale": "eth_scale", "epoch-profile": "epoch_profile"}
+              "eth-scale": "eth_scale", "epoch-profile": "epoch_profile",
+              "setting-choice": "setting_choice"}
 # ``bench all``: every throughput benchmark, with the arguments its --quick run takes
 THROUGHPUT_QUICK = {"env": ["--quick"], "synth": [], "train": ["--rows", "6000", "--seeds", "2"],
                     "memory": ["--quick"], "hyper": ["--rows", "12000"], "scaling": ["--quick"]}

@@ -77,3 +77,28 @@ def test_levers_keep_only_what_beats_the_default_on_validation():
     assert table["valid", default]["kept (valid rule)"] == "default"
     assert "kept (valid rule)" not in table["test", better]
     assert table["valid", better]["minus default"].startswith("+1.0") and table["valid", better]["timing >= 80"] == "12 of 12"
+
+
+def test_setting_choice_pairs_windows_and_chooses_on_last_epoch_validation_only():
+    """``benchmarks/setting_choice.py``: a value replaces the default only when its paired
+    last-epoch validation interval lies above 0; a value that wins on the kept epoch or on test
+    alone is not chosen; windows missing from the default are left out of the pairing."""
+    from benchmarks.setting_choice import choice_rows
+
+    rng = np.random.default_rng(1)
+    default, better, kept_only = {}, {}, {}
+    for i in range(10):
+        for split in ("valid", "test"):
+            for epoch in ("last", "kept"):
+                base = float(rng.normal())
+                score = lambda asr: {"asr": asr, "buy_and_hold": base, "trades_per_day": 3.0, "timing": 85.0}  # noqa: E731
+                default[f"W-{i}", split, epoch] = score(base)
+                better[f"W-{i}", split, epoch] = score(base + 0.8 + 0.05 * rng.normal())
+                kept_only[f"W-{i}", split, epoch] = score(base + (2.0 if (split, epoch) != ("valid", "last") else rng.normal()))
+    better["W-extra", "valid", "last"] = {"asr": -50.0, "buy_and_hold": 0.0, "trades_per_day": 1.0, "timing": 0.0}
+    rows = {(r["split"], r["epoch"], r["setting"]): r for r in choice_rows(("d", default), [("b", better), ("k", kept_only)])}
+    assert rows["valid", "last", "b"]["chosen (rule)"] == "yes" and rows["valid", "last", "b"]["windows"] == 10
+    assert float(rows["valid", "last", "b"]["minus d"].split()[0]) == pytest.approx(0.8, abs=0.05)
+    assert rows["valid", "last", "k"]["chosen (rule)"] == "no" and rows["valid", "last", "d"]["chosen (rule)"] == "default"
+    assert float(rows["valid", "kept", "k"]["minus d"].split()[0]) == pytest.approx(2.0) and "chosen (rule)" not in rows["valid", "kept", "k"]
+    assert "chosen (rule)" not in rows["test", "last", "b"] and rows["test", "last", "b"]["timing >= 80"] == "10 of 10"
