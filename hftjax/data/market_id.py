@@ -16,9 +16,13 @@ compared.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import NamedTuple
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from hftjax.errors import DataError
 
@@ -29,6 +33,19 @@ _SYMBOL = re.compile(rf"^([A-Z0-9]{{2,12}}?)[-_/]?({'|'.join(_QUOTES)})(?:[-_:]P
 _EXCHANGE_FIRST = re.compile(r"^(?P<exchange>[a-z][a-z0-9.]*(?:-[a-z0-9]+)*)_(?P<symbol>[A-Za-z0-9]+)_")
 _ARCHIVE = re.compile(r"^(?P<symbol>[A-Z0-9]+)-\d+[smhdwM]-\d{4}-\d{2}")
 _FREQTRADE = re.compile(r"^(?P<base>[A-Z0-9]+)_(?P<quote>[A-Z]+)-\d+[smhdwM](?P<futures>-futures)?")
+
+
+GENERATOR = "hftjax.synth"  # the venue of hftjax's own markets, in the metadata ``hftjax synth`` writes
+
+
+def synth_settings(path) -> dict | None:
+    """The generator settings (rows, seed, params) of a market ``hftjax synth`` wrote, or None
+    for any other file (or none)."""
+    try:
+        meta = json.loads((pq.read_schema(path).metadata or {})[b"hftjax"])
+    except (OSError, KeyError, ValueError, TypeError, pa.ArrowException):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("generator") == GENERATOR else None
 
 
 class Market(NamedTuple):
@@ -54,8 +71,6 @@ def _venue_from_path(path: Path) -> str | None:
 
 def market_of(path: str | Path) -> Market:
     """The market of a file, from hftjax's metadata or the file's name (see the module doc)."""
-    from hftjax.synth.market import GENERATOR, synth_settings
-
     path = Path(path)
     if path.suffix.lower() == ".parquet" and synth_settings(path) is not None:
         return Market("SYNTH", GENERATOR)

@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
-from hftjax.data.table import MINUTE_MS, Table
+from hftjax.data.market_id import GENERATOR, synth_settings
+from hftjax.data.table import MINUTE_MS, Table, to_arrow
 from hftjax.errors import ConfigError
+from hftjax.io import write_parquet
 from hftjax.synth.book import book
 from hftjax.synth.params import SynthParams
 from hftjax.synth.prices import candle_ticks, log_returns, standard_t, to_price
@@ -44,27 +45,9 @@ def generate(rows: int, seed: int, params: SynthParams = SynthParams()) -> Synth
     return SynthMarket(table=table, trend=trend, vol=vol)
 
 
-GENERATOR = "hftjax.synth"
-
-
-def synth_settings(path) -> dict | None:
-    """The generator settings (rows, seed, params) of a market ``write_market`` wrote, or None
-    for any other file (or none)."""
-    import pyarrow.parquet as pq
-
-    try:
-        meta = json.loads((pq.read_schema(path).metadata or {})[b"hftjax"])
-    except (OSError, KeyError, ValueError, TypeError, pa.ArrowException):
-        return None
-    return meta if isinstance(meta, dict) and meta.get("generator") == GENERATOR else None
-
-
 def write_market(path, rows: int, seed: int, params: SynthParams = SynthParams(), *, force: bool = False) -> None:
     """``generate`` written as a canonical Parquet file (generator settings in its metadata),
     atomically. An existing file is replaced only when this function wrote it, or with ``force``."""
-    from hftjax.data.table import to_arrow
-    from hftjax.io import write_parquet
-
     path = Path(path)
     if path.is_dir():
         raise ConfigError("--out", f"{path} is a directory; give the .parquet file to write")
