@@ -143,7 +143,7 @@ def main() -> None:
                              "keep-position policy = teacher %": f"{100 * keep:.1f}",
                              **{agent: f"{agree[:, i].mean():.1f}" for i, agent in enumerate(AGENTS)}})
         print(*rows[-2 * len(SHOWN):], teacher_rows[-1], sep="\n", flush=True)
-    note = f"demo preset (3 epochs, 60,000 synthetic rows, 720-row chunks), seeds 0 1 2"
+    note = "demo preset (3 epochs, 60,000 synthetic rows, 720-row chunks), seeds 0 1 2"
     print(record("ablations", "Learning-quality ablation on the synthetic default (hftjax run, demo, 3 seeds)",
                  merged("ablations", rows, note)))
     print(record("ablations_teacher", "How the teacher-KL term moves the sub-agents (demo, 3 seeds): "

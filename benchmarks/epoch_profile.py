@@ -7,7 +7,7 @@ the JAX operation it came from (XLA's op metadata): the network's forward and ba
 optimizer, random numbers, gathers and scatters, copies, loop control, the rest. Table
 ``epoch_profile``: those classes before and after hftjax's two CPU changes:
 
-- ``hftjax.nn.dense``: the kernel gradient of a narrow layer (the dueling heads' actions) as the
+- ``hftjax.learner.layers.dense``: the kernel gradient of a narrow layer (the dueling heads' actions) as the
   transposed product, which XLA:CPU computes about 10x faster (the single largest op before);
 - ``hftjax.cpu_lowering``: JAX's threefry unrolled on the CPU, so a random draw is straight-line
   code instead of a 5-iteration loop of tiny ops with loop-carried copies.
@@ -38,7 +38,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-import hftjax.nn
+import hftjax.learner.layers
 from benchmarks.common import record
 from hftjax.cli import main as cli
 from hftjax.cpu_lowering import threefry_on_cpu
@@ -55,7 +55,7 @@ CLASSES = (("network backward", r"transpose\(jvp\((SubAgentNet|dense)"), ("netwo
            ("random numbers", r"threefry|random_bits|randint|_uniform|random_split|random_wrap"),
            ("gathers and scatters", r"gather|scatter|dynamic_slice|dynamic_update_slice"))
 XLA_KINDS = (("copies", r"^copy"), ("loop control", r"^(while|conditional|call)"))
-HFTJAX_DENSE = hftjax.nn.dense
+HFTJAX_DENSE = hftjax.learner.layers.dense
 JAX_DENSE = lambda x, kernel: x @ kernel  # noqa: E731  (JAX's own autodiff of the product)
 VARIANTS = {"JAX defaults": (False, False), "narrow kernel gradient": (True, False),
             "unrolled threefry": (False, True), "both (hftjax)": (True, True)}
@@ -63,7 +63,7 @@ VARIANTS = {"JAX defaults": (False, False), "narrow kernel gradient": (True, Fal
 
 def use(dense: bool, unrolled: bool) -> None:
     """Switch each change on or off for the programs compiled next."""
-    hftjax.nn.dense = HFTJAX_DENSE if dense else JAX_DENSE
+    hftjax.learner.layers.dense = HFTJAX_DENSE if dense else JAX_DENSE
     threefry_on_cpu("unrolled" if unrolled else "rolled")
     jax.clear_caches()
 

@@ -28,7 +28,7 @@ from hftjax.baselines.macd import macd_actions
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
 from hftjax.diagnostics import agent_diagnostics, timing_percentile
-from hftjax.dqn import greedy_rollout
+from hftjax.learner.dqn import greedy_rollout
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.io import write_json, write_parquet
 from hftjax.metrics import (MINUTES_PER_YEAR, buy_and_hold_rewards, check_run, paper_metrics, standard_metrics,

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hftjax.env import EnvConfig, EnvParams, episode_teacher, make_params, market_from_arrays, reset, step
+from hftjax.env import EnvConfig, EnvParams, episode_teacher, market_from_arrays, reset, step
 from hftjax.features import compute_features, resolve_feature_set
 from hftjax.prepare import CHUNK_LEN
 from hftjax.sharding import Placement

@@ -60,7 +60,7 @@ def test_dqn_and_double_dqn_targets_by_hand():
     bootstraps max target = 5, TD (1 + 2.5 - 0)^2 = 12.25."""
     import jax.numpy as jnp
 
-    from hftjax.dqn import Transition, ddqn_loss, hparams
+    from hftjax.learner.dqn import Transition, ddqn_loss, hparams
     from hftjax.env import market_from_arrays
 
     market = market_from_arrays(np.array([1.0, 2.0, 3.0]), np.zeros((3, 2, 2)))

@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks.epoch_profile import op_class, own_times, profile_rows
 from hftjax.cpu_lowering import threefry_on_cpu
-from hftjax.nn import dense
+from hftjax.learner.layers import dense
 
 
 def draws(key):

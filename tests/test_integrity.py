@@ -235,7 +235,7 @@ def test_prepare_into_a_training_run_and_ctrl_c_then_resume(tmp_path, capsys):
 def test_a_second_ctrl_c_takes_the_default_action():
     """Inside training the first SIGINT is only remembered and hands SIGINT back to the default
     action, so a second one ends the process at once; the old handler returns after the block."""
-    from hftjax.training import deferred_interrupt
+    from hftjax.learner.loop import deferred_interrupt
 
     before = signal.getsignal(signal.SIGINT)
     with deferred_interrupt() as interrupted:

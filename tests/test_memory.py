@@ -9,7 +9,7 @@ import pytest
 
 from hftjax.hyper.memory import (memory_add, memory_flush, memory_init, memory_lookup, memory_neighbours,
                                  memory_reencode, memory_step)
-from hftjax.rl import vmap_members
+from hftjax.learner.members import vmap_members
 from memory_oracle import OracleMemory
 
 C, D, K = 16, 8, 5

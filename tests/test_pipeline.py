@@ -159,7 +159,7 @@ def test_hyper_keeps_the_epoch_best_on_its_selection_score(smoke_run, tmp_path, 
     runs the network at every step (training validates by looking Q_mix up in a precomputed table)."""
     from metrics_oracle import oracle_metrics
 
-    from hftjax.dqn import greedy_rollout
+    from hftjax.learner.dqn import greedy_rollout
     from hftjax.hyper.agent import q_mix
 
     copy_subagents(smoke_run, tmp_path)

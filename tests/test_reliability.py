@@ -240,7 +240,7 @@ def test_a_nan_validation_score_never_counts_as_best():
     import jax.numpy as jnp
     from flax import struct
 
-    from hftjax.rl import keep_best
+    from hftjax.learner.members import keep_best
 
     @struct.dataclass
     class State:
@@ -263,7 +263,7 @@ def test_a_nan_validation_score_never_counts_as_best():
 def test_members_are_named_by_agent_seed_and_sweep_values():
     from hftjax.subagent.config import load_config
     from hftjax.subagent.run import member_ids
-    from hftjax.training import Loop
+    from hftjax.learner.loop import Loop
 
     cfg = load_config(overrides=['sweep={"lr":[1e-4,0.03]}', "seeds=[0,5]", 'agents=["vol_2"]'])
     loop = Loop("sub-agent", None, None, {}, 1, member_ids(cfg), 1e6)

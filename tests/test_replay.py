@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hftjax.replay import replay_add, replay_init, replay_sample
+from hftjax.learner.replay import replay_add, replay_init, replay_sample
 
 
 def test_masked_ring_matches_a_python_deque():

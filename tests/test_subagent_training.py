@@ -194,7 +194,7 @@ def test_diverging_learning_rate_stops_and_keeps_the_last_good_checkpoint(data_d
     err = capsys.readouterr().err.strip()
     assert "training diverged for sub-agent agent=slope_1, seed=0 in epoch 1" in err, err
     assert "non-finite" in err and str(run / "subagents_checkpoints" / "1") in err and "\n" not in err
-    from hftjax.checkpoint import Checkpoints
+    from hftjax.learner.checkpoint import Checkpoints
     from hftjax.subagent.run import SubAgentTrainer
     checkpoints = Checkpoints(run / "subagents_checkpoints")
     assert checkpoints.epochs() == [1]
@@ -213,7 +213,7 @@ def test_q_values_past_the_reward_bound_stop_training(data_dir, tmp_path, capsys
     import pyarrow.parquet as pq
 
     from hftjax.env.params import TradingSettings
-    from hftjax.training import Q_BOUND_SLACK, q_bound
+    from hftjax.learner.loop import Q_BOUND_SLACK, q_bound
 
     close = np.r_[10.0, 12.0, 9.0, np.full(17, 9.5)]  # largest step 3, largest price 12, 20 rows
     trading = TradingSettings(fee=np.float32(1e-3), max_holding=np.float32(2.0))

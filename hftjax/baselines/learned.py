@@ -25,7 +25,7 @@ import numpy as np
 from hftjax.baselines.config import BASELINES, DQN_FAMILY, BaselineConfig
 from hftjax.env.config import EnvConfig
 from hftjax.env.params import LEVELS
-from hftjax.nn import Linear
+from hftjax.learner.layers import Linear
 from hftjax.subagent.config import AGENTS, HPARAMS, SubAgentConfig
 from hftjax.subagent.population import member_keys, population
 from hftjax.sharding import Placement

@@ -34,7 +34,9 @@ from hftjax.env.core import EnvState, observe_rows, random_start_state, step
 from hftjax.env.market import MarketData
 from hftjax.env.params import LEVELS, TradingSettings
 from hftjax.options import compiled_part
-from hftjax.rl import keep_best, make_optimizer, set_learning_rate, update_metrics
+from hftjax.learner.members import keep_best
+from hftjax.learner.optimizer import make_optimizer, set_learning_rate
+from hftjax.learner.stats import update_metrics
 from hftjax.subagent.config import AGENTS, SubAgentConfig
 from hftjax.subagent.population import Setup, padded
 from hftjax.sharding import Placement

@@ -11,7 +11,7 @@ from typing import Callable
 from hftjax.baselines.config import DQN_FAMILY, BaselineConfig
 from hftjax.baselines.learned import MLPQNet, dqn_trainer
 from hftjax.baselines.ppo import ActorCritic, PPOTrainer
-from hftjax.checkpoint import restore_best
+from hftjax.learner.checkpoint import restore_best
 from hftjax.env.config import EnvConfig
 from hftjax.provenance import check_trained_on
 from hftjax.sharding import Placement

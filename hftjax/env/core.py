@@ -15,7 +15,6 @@ from flax import struct
 from hftjax.env.accounting import position, return_rate, trade
 from hftjax.env.market import MarketData
 from hftjax.env.params import EnvParams
-from hftjax.rl import tree_select
 
 
 @struct.dataclass
@@ -38,6 +37,11 @@ class Observation:
     context: jax.Array      # (F_context,) float32
     prev_action: jax.Array  # () int32
     demo: jax.Array         # (K,) float32 teacher row Q[t, prev_action, :]
+
+
+def tree_select(cond, on_true, on_false):
+    """Leaf-wise ``jnp.where(cond, on_true, on_false)`` over two pytrees of the same structure."""
+    return jax.tree.map(lambda a, b: jnp.where(cond, a, b), on_true, on_false)
 
 
 def observe_rows(market: MarketData, rows, prev_action) -> Observation:

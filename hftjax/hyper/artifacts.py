@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hftjax.checkpoint import Checkpoints, restore_best
+from hftjax.learner.checkpoint import Checkpoints, restore_best
 from hftjax.env.config import EnvConfig
 from hftjax.errors import ConfigError, RunDirError
 from hftjax.hyper.config import HyperConfig

@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from hftjax.env.params import LEVELS
-from hftjax.nn import Linear, gelu_tanh, layer_norm
+from hftjax.learner.layers import Linear, gelu_tanh, layer_norm
 
 __all__ = ["HyperAgentNet", "mix_q"]
 
@@ -36,7 +36,7 @@ class HyperAgentNet(nn.Module):
         self.fc1 = Linear(h)
         if self.context:
             self.fc2 = Linear(h)
-            # 4H outputs: (shift, scale) for the 2H key, shift first (as hftjax.nn.modulate).
+            # 4H outputs: (shift, scale) for the 2H key, shift first (as hftjax.learner.layers.modulate).
             self.adaLN_modulation = Linear(4 * h)
         self.net_hidden = Linear(4 * h)
         self.net_out = Linear(self.num_agents, zero_init=True)
@@ -54,7 +54,7 @@ class HyperAgentNet(nn.Module):
         key = self.encode(single, trend, prev_action)
         if self.context:
             c = self.fc2(context)
-            # hftjax.nn.modulate, written out because its Linear is created inline (compact-only).
+            # hftjax.learner.layers.modulate, written out because its Linear is created inline (compact-only).
             shift, scale = jnp.split(self.adaLN_modulation(nn.silu(c)), 2, axis=-1)
             z = layer_norm(key) * (1 + scale) + shift
         else:

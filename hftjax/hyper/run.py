@@ -3,7 +3,7 @@
 Each seed's hyper-agent mixes the six sub-agents trained with the same seed (the lowest seed's
 when the sub-agent run has fewer seeds). Seeds are vmapped; per epoch: train, validate greedily
 on the whole validation split from position 0, keep the best epoch; the shared host loop
-(``hftjax.training``) logs, guards against divergence and checkpoints (resumable).
+(``hftjax.learner.loop``) logs, guards against divergence and checkpoints (resumable).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hftjax.hyper.trainer import HyperRun
 from hftjax.io import write_json
 from hftjax.rundir import claim_run_dir, run_lock
 from hftjax.sharding import Placement
-from hftjax.training import Loop, run_loop
+from hftjax.learner.loop import Loop, run_loop
 
 
 def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, out: str | Path | None = None,

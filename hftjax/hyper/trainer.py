@@ -11,16 +11,16 @@ import jax
 import jax.numpy as jnp
 
 from hftjax.env.config import EnvConfig
-from hftjax.dqn import greedy_rollout
+from hftjax.learner.dqn import greedy_rollout
 from hftjax.hyper.agent import HyperSetup, hyper_epoch, init_hyper, q_mix_grid, seed_hparams
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.subq import sub_q_table
 from hftjax.metrics import paper_metrics
 from hftjax.options import compiled_part
-from hftjax.rl import keep_best, vmap_members
+from hftjax.learner.members import keep_best, vmap_members
 from hftjax.sharding import Placement, host_values
 from hftjax.subagent.population import subagent_net
-from hftjax.training import q_bound
+from hftjax.learner.loop import q_bound
 
 
 class HyperRun:
@@ -62,7 +62,7 @@ class HyperRun:
         return hyper_init(self.setup, self.placement.members(keys), self.hp, market)
 
     def q_bound(self):
-        """Per seed, the |Q_mix| that means divergence (``hftjax.training.q_bound``)."""
+        """Per seed, the |Q_mix| that means divergence (``hftjax.learner.loop.q_bound``)."""
         market, _ = self.market("train")
         return q_bound(host_values(market.close), self.trading, host_values(self.hp.gamma))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import flax.linen as nn
 
 from hftjax.env.params import LEVELS
-from hftjax.nn import Linear, gelu_tanh, layer_norm, modulate
+from hftjax.learner.layers import Linear, gelu_tanh, layer_norm, modulate
 
 DUELING_MEANS = ("sample", "batch")
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from hftjax.dqn import HParams, LearnerState, Transition, hparams, init_learner
+from hftjax.learner.dqn import HParams, LearnerState, Transition, hparams, init_learner
 from hftjax.env.market import MarketData
 from hftjax.errors import ConfigError
 from hftjax.options import compiled_part

@@ -2,7 +2,7 @@
 (shared with the learned baselines, ``hftjax.baselines.learned``).
 
 Per epoch: train (one jit call for every member), validate and keep the best epoch; the shared
-host loop (``hftjax.training``) logs, guards against divergence and checkpoints (TensorBoard
+host loop (``hftjax.learner.loop``) logs, guards against divergence and checkpoints (TensorBoard
 scalars too when tensorboardX is installed). A rerun with the same RUN_DIR resumes.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jax
 
-from hftjax.checkpoint import save_best
+from hftjax.learner.checkpoint import save_best
 from hftjax.env.config import EnvConfig
 from hftjax.io import write_json
 from hftjax.provenance import check_sources, dataset_digest
@@ -23,9 +23,9 @@ from hftjax.sharding import Placement, host_values
 from hftjax.subagent.config import SubAgentConfig
 from hftjax.subagent.epoch import train_epoch
 from hftjax.subagent.population import build_population, init_member, member_keys
-from hftjax.rl import keep_best
+from hftjax.learner.members import keep_best
 from hftjax.subagent.validation import validate
-from hftjax.training import Loop, q_bound, run_loop
+from hftjax.learner.loop import Loop, q_bound, run_loop
 
 
 class PopulationTrainer:
@@ -47,7 +47,7 @@ class PopulationTrainer:
         return population_init(self.setup, self.keys(), self.spec.hp, self.train_market)
 
     def q_bound(self):
-        """Per member, the |Q| that means divergence (``hftjax.training.q_bound``)."""
+        """Per member, the |Q| that means divergence (``hftjax.learner.loop.q_bound``)."""
         return q_bound(host_values(self.train_market.close), self.trading, host_values(self.spec.hp.gamma))
 
     def epoch(self, state):

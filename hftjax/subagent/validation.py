@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from hftjax.dqn import LearnerState
+from hftjax.learner.dqn import LearnerState
 from hftjax.env.core import accounts, observe_rows, start_state, transition
 from hftjax.env.market import MarketData
 from hftjax.env.params import TradingSettings

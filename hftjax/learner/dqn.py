@@ -27,9 +27,9 @@ from flax import struct
 from hftjax.env.core import accounts, observe_rows, start_state, transition
 from hftjax.env.market import MarketData
 from hftjax.env.params import TradingSettings, split_params
-from hftjax.replay import Replay, replay_init, replay_sample
-from hftjax.rl import (accumulate, apply_gradients, epoch_metrics, is_maximum, kl_to_teacher, linear_epsilon,
-                       make_optimizer, set_learning_rate, take, update_metrics)
+from hftjax.learner.replay import Replay, replay_init, replay_sample
+from hftjax.learner.optimizer import apply_gradients, make_optimizer, set_learning_rate
+from hftjax.learner.stats import accumulate, epoch_metrics, is_maximum, update_metrics
 
 
 @struct.dataclass
@@ -55,6 +55,23 @@ def hparams(values: dict) -> HParams:
     shape = np.shape(next(iter(values.values())))
     return HParams(**{k: jnp.asarray(values[k] if k in values else np.full(shape, DEFAULTS[k]), jnp.float32)
                       for k in HParams.__dataclass_fields__})
+
+
+def linear_epsilon(start, end, decay_epochs, epoch) -> jax.Array:
+    """Linear per-epoch decay from ``start`` to ``end`` over ``decay_epochs``, then flat."""
+    frac = jnp.clip(epoch / jnp.maximum(decay_epochs, 1e-9), 0.0, 1.0)
+    return start + (end - start) * frac
+
+
+def kl_to_teacher(demo, q) -> jax.Array:
+    """KL(softmax(demo) || softmax(q)) averaged over the batch (torch's kl_div "batchmean")."""
+    p = jax.nn.softmax(demo)
+    return jnp.mean(jnp.sum(p * (jax.nn.log_softmax(demo) - jax.nn.log_softmax(q)), axis=-1))
+
+
+def take(q, action) -> jax.Array:
+    """q[n, action[n]]."""
+    return jnp.take_along_axis(q, action[:, None], axis=-1)[:, 0]
 
 
 def epsilon(hp: HParams, epoch) -> jax.Array:

@@ -34,7 +34,7 @@ from typing import Callable
 import jax
 import numpy as np
 
-from hftjax.checkpoint import Checkpoints, resume, truncate_log
+from hftjax.learner.checkpoint import Checkpoints, resume, truncate_log
 from hftjax.errors import DivergenceError, Interrupted
 from hftjax.progress import bar
 from hftjax.sharding import host_values
