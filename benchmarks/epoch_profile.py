@@ -43,8 +43,9 @@ from benchmarks.common import record
 from hftjax.cli import main as cli
 from hftjax.cpu_lowering import threefry_on_cpu
 from hftjax.env import EnvConfig
+from hftjax.learner.population import population_epoch, population_validate
 from hftjax.subagent.config import load_config
-from hftjax.subagent.run import SubAgentTrainer, population_epoch, population_validate
+from hftjax.subagent.run import SubAgentTrainer
 
 PROFILE_ROWS = 4_000
 TRACE_LIMIT = 1_000_000  # events the profiler keeps; a trace that reaches it lost the rest of the epoch

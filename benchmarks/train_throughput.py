@@ -27,8 +27,8 @@ from benchmarks.common import record
 from hftjax.cli import main as cli
 from hftjax.env import EnvConfig
 from hftjax.learner.dqn import Transition, ddqn_loss, hparams
-from hftjax.options import traced_leaves
 from hftjax.learner.optimizer import apply_gradients, make_optimizer
+from hftjax.options import traced_leaves
 from hftjax.subagent.config import load_config
 from hftjax.subagent.population import subagent_net
 from hftjax.subagent.run import SubAgentTrainer

@@ -23,21 +23,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hftjax.baselines.iv import COLUMN, iv_actions, split_imbalance
-from hftjax.baselines.train import load_baselines
 from hftjax.baselines.macd import macd_actions
+from hftjax.baselines.train import load_baselines
+from hftjax.diagnostics import agent_diagnostics, timing_percentile
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
-from hftjax.diagnostics import agent_diagnostics, timing_percentile
-from hftjax.learner.dqn import greedy_rollout
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.io import write_json, write_parquet
+from hftjax.learner.dqn import greedy_rollout
 from hftjax.metrics import (MINUTES_PER_YEAR, buy_and_hold_rewards, check_run, paper_metrics, standard_metrics,
                             trading_activity)
 from hftjax.progress import stages
 from hftjax.report import write_report
-from hftjax.strategies import strategies
 from hftjax.rundir import run_lock
-from hftjax.subagent.config import AGENTS
+from hftjax.strategies import strategies
+from hftjax.subagent import AGENTS
 
 
 def _summary(per_seed: list[dict]) -> dict:

@@ -18,10 +18,11 @@ import pytest
 from hftjax.cli import main
 from hftjax.env import EnvConfig, episode_teacher, market_from_arrays
 from hftjax.errors import RunDirError
+from hftjax.learner.chunk_epoch import train_epoch
+from hftjax.learner.population import init_member, population_validate
 from hftjax.subagent.config import load_config
-from hftjax.subagent.epoch import train_epoch
-from hftjax.subagent.population import build_population, init_member, member_keys
-from hftjax.subagent.run import population_validate, train_subagents
+from hftjax.subagent.population import build_population
+from hftjax.subagent.run import subagent_keys, train_subagents
 
 SMALL = ["epochs=2", "hidden=16", "batch_size=64", "buffer_size=6000", "learning_starts=100",
          'agents=["slope_1","vol_3"]', "seeds=[0]"]
@@ -132,7 +133,7 @@ def test_probe_converges_to_closed_form_q():
     setup, spec, members = build_population(cfg, 2, labels, labels)
     trading = EnvConfig(fee=0.01, max_holding=1.0).trading()  # coins given: no data needed
     one = jax.tree.map(lambda x: x[0], spec)
-    state = jax.jit(lambda k: init_member(setup, k, one.hp, market))(member_keys(members)[0])
+    state = jax.jit(lambda k: init_member(setup, k, one.hp, market))(subagent_keys(members)[0])
     epoch = jax.jit(lambda s: train_epoch(setup, s, one, market, trading))
     for _ in range(25):
         state, _ = epoch(state)

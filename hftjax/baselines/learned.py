@@ -22,14 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hftjax.baselines.config import BASELINES, DQN_FAMILY, BaselineConfig
+from hftjax.baselines.config import BASELINES, BaselineConfig, DQN_FAMILY
 from hftjax.env.config import EnvConfig
 from hftjax.env.params import LEVELS
 from hftjax.learner.layers import Linear
-from hftjax.subagent.config import AGENTS, HPARAMS, SubAgentConfig
-from hftjax.subagent.population import member_keys, population
+from hftjax.learner.population import PopulationTrainer, member_keys, population
 from hftjax.sharding import Placement
-from hftjax.subagent.run import PopulationTrainer
+from hftjax.subagent import AGENTS, HPARAMS, SubAgentConfig
 
 
 class MLPQNet(nn.Module):
@@ -71,7 +70,7 @@ def build_baselines(cfg: BaselineConfig, learner: SubAgentConfig, levels: int, t
 
 
 def baseline_keys(members: list[dict]):
-    return member_keys(members, BASELINES, offset=len(AGENTS))
+    return member_keys(members, BASELINES, HPARAMS, offset=len(AGENTS))
 
 
 def dqn_trainer(cfg: BaselineConfig, learner: SubAgentConfig, env: EnvConfig, data_dir: str | Path,

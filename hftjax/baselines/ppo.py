@@ -33,16 +33,15 @@ from hftjax.env.config import EnvConfig
 from hftjax.env.core import EnvState, observe_rows, random_start_state, step
 from hftjax.env.market import MarketData
 from hftjax.env.params import LEVELS, TradingSettings
-from hftjax.options import compiled_part
-from hftjax.learner.members import keep_best
+from hftjax.learner.chunk_epoch import chunk_params
+from hftjax.learner.members import Setup, keep_best, padded
 from hftjax.learner.optimizer import make_optimizer, set_learning_rate
+from hftjax.learner.population import PopulationTrainer
 from hftjax.learner.stats import update_metrics
-from hftjax.subagent.config import AGENTS, SubAgentConfig
-from hftjax.subagent.population import Setup, padded
+from hftjax.learner.validation import validate as validate_chunks
+from hftjax.options import compiled_part
 from hftjax.sharding import Placement
-from hftjax.subagent.run import PopulationTrainer
-from hftjax.subagent.epoch import chunk_params
-from hftjax.subagent.validation import validate as validate_chunks
+from hftjax.subagent import AGENTS, SubAgentConfig
 
 
 class ActorCritic(nn.Module):

@@ -1,5 +1,5 @@
 """``train-baselines``: the learned baselines of a run, each family one population through the
-shared host loop (``hftjax.subagent.run.train_population``): the DQN family into
+shared host loop (``hftjax.learner.population.train_population``): the DQN family into
 ``RUN_DIR/baselines_*``, PPO into ``RUN_DIR/ppo_*``. A rerun resumes."""
 
 from __future__ import annotations
@@ -8,15 +8,15 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from hftjax.baselines.config import DQN_FAMILY, BaselineConfig
+from hftjax.baselines.config import BaselineConfig, DQN_FAMILY
 from hftjax.baselines.learned import MLPQNet, dqn_trainer
 from hftjax.baselines.ppo import ActorCritic, PPOTrainer
-from hftjax.learner.checkpoint import restore_best
 from hftjax.env.config import EnvConfig
+from hftjax.learner.checkpoint import restore_best
+from hftjax.learner.population import train_population
 from hftjax.provenance import check_trained_on
 from hftjax.sharding import Placement
-from hftjax.subagent.config import SubAgentConfig
-from hftjax.subagent.run import train_population
+from hftjax.subagent import SubAgentConfig
 
 # population name -> (its algorithms among a config's, its trainer, its network)
 FAMILIES = {

@@ -12,14 +12,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hftjax.learner.checkpoint import Checkpoints, restore_best
 from hftjax.env.config import EnvConfig
 from hftjax.errors import ConfigError, RunDirError
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.trainer import HyperRun
+from hftjax.learner.checkpoint import Checkpoints, restore_best
 from hftjax.provenance import check_sources, check_trained_on
 from hftjax.rundir import marked
-from hftjax.subagent.config import AGENTS, SubAgentConfig
+from hftjax.subagent import AGENTS, SubAgentConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,9 +15,9 @@ from hftjax.hyper.artifacts import load_subagents
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.trainer import HyperRun
 from hftjax.io import write_json
+from hftjax.learner.loop import Loop, run_loop
 from hftjax.rundir import claim_run_dir, run_lock
 from hftjax.sharding import Placement
-from hftjax.learner.loop import Loop, run_loop
 
 
 def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, out: str | Path | None = None,

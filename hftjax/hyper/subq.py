@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from hftjax.env.market import MarketData
-from hftjax.subagent.network import SubAgentNet
+from hftjax.subagent import SubAgentNet
 
 _BLOCK = 8192
 

@@ -11,16 +11,16 @@ import jax
 import jax.numpy as jnp
 
 from hftjax.env.config import EnvConfig
-from hftjax.learner.dqn import greedy_rollout
 from hftjax.hyper.agent import HyperSetup, hyper_epoch, init_hyper, q_mix_grid, seed_hparams
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.subq import sub_q_table
+from hftjax.learner.dqn import greedy_rollout
+from hftjax.learner.loop import q_bound
+from hftjax.learner.members import keep_best, vmap_members
 from hftjax.metrics import paper_metrics
 from hftjax.options import compiled_part
-from hftjax.learner.members import keep_best, vmap_members
 from hftjax.sharding import Placement, host_values
-from hftjax.subagent.population import subagent_net
-from hftjax.learner.loop import q_bound
+from hftjax.subagent import subagent_net
 
 
 class HyperRun:

@@ -27,8 +27,8 @@ from flax import struct
 from hftjax.env.core import accounts, observe_rows, start_state, transition
 from hftjax.env.market import MarketData
 from hftjax.env.params import TradingSettings, split_params
-from hftjax.learner.replay import Replay, replay_init, replay_sample
 from hftjax.learner.optimizer import apply_gradients, make_optimizer, set_learning_rate
+from hftjax.learner.replay import Replay, replay_init, replay_sample
 from hftjax.learner.stats import accumulate, epoch_metrics, is_maximum, update_metrics
 
 

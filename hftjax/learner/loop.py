@@ -34,8 +34,8 @@ from typing import Callable
 import jax
 import numpy as np
 
-from hftjax.learner.checkpoint import Checkpoints, resume, truncate_log
 from hftjax.errors import DivergenceError, Interrupted
+from hftjax.learner.checkpoint import Checkpoints, resume, truncate_log
 from hftjax.progress import bar
 from hftjax.sharding import host_values
 

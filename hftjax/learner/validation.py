@@ -5,12 +5,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from hftjax.learner.dqn import LearnerState
 from hftjax.env.core import accounts, observe_rows, start_state, transition
 from hftjax.env.market import MarketData
 from hftjax.env.params import TradingSettings
-from hftjax.subagent.epoch import chunk_params
-from hftjax.subagent.population import MemberSpec, Setup
+from hftjax.learner.chunk_epoch import chunk_params
+from hftjax.learner.dqn import LearnerState
+from hftjax.learner.members import MemberSpec, Setup
 
 
 def greedy_return_rates(setup: Setup, params, starts, count, market: MarketData, trading: TradingSettings):

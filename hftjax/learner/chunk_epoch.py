@@ -13,13 +13,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from hftjax.learner.dqn import LearnerState, Schedule, Transition, collect_then_learn, ddqn_loss, epsilon, epsilon_greedy
-from hftjax.env.core import observe_rows, start_state, transition
+from hftjax.env.core import observe_rows, start_state, transition, tree_select
 from hftjax.env.market import MarketData
 from hftjax.env.params import EnvParams, TradingSettings, episode_params
+from hftjax.learner.dqn import LearnerState, Schedule, Transition, collect_then_learn, ddqn_loss, epsilon, epsilon_greedy
+from hftjax.learner.members import MemberSpec, Setup
 from hftjax.learner.replay import replay_add
-from hftjax.env.core import tree_select
-from hftjax.subagent.population import MemberSpec, Setup
 
 
 def chunk_params(setup: Setup, market: MarketData, trading: TradingSettings, starts, count) -> EnvParams:
