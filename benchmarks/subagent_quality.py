@@ -19,6 +19,7 @@ import numpy as np
 
 from benchmarks.common import record
 from hftjax.cli import main as cli
+from hftjax.dataset import holding
 from hftjax.env import EnvConfig, simulate
 from hftjax.subagent.config import load_config
 from hftjax.subagent.run import train_subagents
@@ -74,7 +75,7 @@ def main() -> None:
             rows.append({"agent": agent, "valid_chunks": 0})
             continue
         scores = np.asarray(state.best_score)[idx]
-        base = baselines(close, teacher, starts, trainer.setup.chunk_len, EnvConfig(), EnvConfig().holding(work / "data"),
+        base = baselines(close, teacher, starts, trainer.setup.chunk_len, EnvConfig(), holding(EnvConfig(), work / "data"),
                          seed=len(rows))
         rows.append({"agent": agent, "valid_chunks": len(starts),
                      "subagent_mean": float(scores.mean()), "subagent_min_seed": float(scores.min()),

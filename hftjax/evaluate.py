@@ -20,11 +20,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from hftjax.baselines.iv import COLUMN, iv_actions, split_imbalance
 from hftjax.baselines.macd import macd_actions
 from hftjax.baselines.train import load_baselines
+from hftjax.dataset import split_columns, split_table
 from hftjax.diagnostics import agent_diagnostics, timing_percentile
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
@@ -65,8 +65,7 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     (eq_actions, eq_rewards, eq_acc), (one_actions, one_rewards, one_acc) = _single_rollouts(run, split)
     valid_rates = one_acc["return_rate"] if split == "valid" else _single_rollouts(run, "valid")[1][2]["return_rate"]
     seeds = run.cfg.seeds
-    split_file = run.subagents.data_dir / f"{split}.parquet"
-    table = pq.read_table(split_file, columns=["timestamp", "close"])
+    table = split_table(run.subagents.data_dir, split, ["timestamp", "close"])
     close = table["close"].to_numpy()
     env = run.env
     max_holding = float(run.evaluation_trading.max_holding)  # coins: max_holding, or from env.notional
@@ -104,8 +103,8 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     rule("buy_and_hold", np.full(len(close) - 1, env.levels - 1, np.int32),
          *buy_and_hold_rewards(close, max_holding, env.fee))
     rule("macd", macd_actions(close, levels=env.levels))
-    if COLUMN in pq.read_schema(split_file).names:  # the IV rule needs a book
-        rule("iv", iv_actions(split_imbalance(split_file), levels=env.levels))
+    if COLUMN in split_columns(run.subagents.data_dir, split):  # the IV rule needs a book
+        rule("iv", iv_actions(split_imbalance(run.subagents.data_dir, split), levels=env.levels))
     metrics["hyper_best_epoch"] = [int(e) for e in np.asarray(state.best_epoch)]
     advance("diagnostics and timing")
     market, tables = run.market(split)

@@ -121,7 +121,7 @@ def test_iv_hysteresis_by_hand(tmp_path):
 
     pq.write_table(pa.table({"close": [1.0, 2.0]}), tmp_path / "test.parquet")  # an ohlcv-only split
     with pytest.raises(DataError, match=r"test\.parquet, column 'volume_imbalance': has no order book"):
-        split_imbalance(tmp_path / "test.parquet")
+        split_imbalance(tmp_path, "test")
 
 
 def test_ppo_advantages_match_a_numpy_loop():

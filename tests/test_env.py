@@ -217,7 +217,7 @@ def test_bad_configs_name_the_option(small_params):
 
 def test_load_split_caches_teacher_next_to_dataset(tmp_path):
     from hftjax.cli import main
-    from hftjax.env import load_split
+    from hftjax.dataset import load_split
 
     assert main(["synth", "--rows", "6000", "--seed", "2", "--out", str(tmp_path / "m.parquet")]) == 0
     assert main(["prepare", str(tmp_path / "m.parquet"), "--out", str(tmp_path / "d"), "--chunk-len", "360"]) == 0
@@ -240,6 +240,7 @@ def test_teacher_fee_names_resolve_against_the_oracle(tmp_path):
     number itself; with ``env.teacher_gamma``, each loaded teacher's first chunk equals the NumPy
     DP at that fee and discount."""
     from hftjax.cli import main
+    from hftjax.dataset import load_market
     from hftjax.env.config import EnvConfig
 
     assert main(["synth", "--rows", "3000", "--seed", "4", "--out", str(tmp_path / "m.parquet")]) == 0
@@ -248,7 +249,7 @@ def test_teacher_fee_names_resolve_against_the_oracle(tmp_path):
     for teacher_fee, rate, gamma in (("reference", 1e-3, 0.99), ("trading", 5e-4, 0.99), (3e-5, 3e-5, 0.9)):
         env = EnvConfig(fee=5e-4, max_holding=HOLD, teacher_fee=teacher_fee, teacher_gamma=gamma)
         assert env.teacher_fee_rate() == rate
-        market, _ = env.load(tmp_path / "d", "train")
+        market, _ = load_market(env, tmp_path / "d", "train")
         expected = oracle_q_teacher(close, fee=rate, max_holding=HOLD, levels=env.levels, gamma=gamma)
         np.testing.assert_allclose(market.teacher[:200], expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
     for bad in ("cheap", 1.5, -1e-3):

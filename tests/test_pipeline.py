@@ -81,7 +81,7 @@ def test_single_subagent_is_chosen_on_validation_and_baselines_are_reported(smok
     assert {k: test["macd"][k] for k in expected} == pytest.approx(expected, rel=1e-4)
     assert 0 < test["macd"]["trades"] < len(close)
     from hftjax.baselines.iv import iv_actions, split_imbalance
-    iv = iv_actions(split_imbalance(smoke_run / "data" / "test.parquet"))  # the synthetic market has a book
+    iv = iv_actions(split_imbalance(smoke_run / "data", "test"))  # the synthetic market has a book
     assert test["iv"]["trades"] == oracle_metrics(np.zeros(len(iv)), 0.0, iv, initial_action=0)["trades"]
 
 

@@ -201,7 +201,7 @@ def test_normalize_statistics_come_from_the_training_split_alone(tmp_path):
     """``--normalize zscore``: the saved statistics are the training split's column mean and std;
     changing every row after the training split (volumes x10) leaves them unchanged; every split
     loads scaled by them, and ``none`` loads the raw columns."""
-    from hftjax.env.dataset import load_split
+    from hftjax.dataset import load_split
 
     table = random_book_table(12_000, seed=4)
     later = {k: v.copy() for k, v in table.items()}

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from hftjax.cli import main
+from hftjax.dataset import learning_holding, learning_settings, trading_settings
 from hftjax.env import EnvConfig, episode_teacher, market_from_arrays
 from hftjax.errors import RunDirError
 from hftjax.learner.chunk_epoch import train_epoch
@@ -131,7 +132,7 @@ def test_probe_converges_to_closed_form_q():
                                  "gamma=0.9", "alpha=0.0", "tau=0.05",
                                  "epsilon_start=1.0", "epsilon_end=1.0", 'agents=["slope_1"]'])
     setup, spec, members = build_population(cfg, 2, labels, labels)
-    trading = EnvConfig(fee=0.01, max_holding=1.0).trading()  # coins given: no data needed
+    trading = trading_settings(EnvConfig(fee=0.01, max_holding=1.0))  # coins given: no data needed
     one = jax.tree.map(lambda x: x[0], spec)
     state = jax.jit(lambda k: init_member(setup, k, one.hp, market))(subagent_keys(members)[0])
     epoch = jax.jit(lambda s: train_epoch(setup, s, one, market, trading))
@@ -232,7 +233,7 @@ def test_q_values_past_the_reward_bound_stop_training(data_dir, tmp_path, capsys
     assert "training diverged for sub-agent agent=slope_1, seed=0 in epoch 0" in err and "past the bound" in err, err
     line = json.loads((run / "subagents_log.jsonl").read_text().splitlines()[0])
     close = pq.read_table(data_dir / "train.parquet", columns=["close"])["close"].to_numpy()
-    bound = q_bound(close, EnvConfig().learning(data_dir), np.array([load_config().gamma]))[0]
+    bound = q_bound(close, learning_settings(EnvConfig(), data_dir), np.array([load_config().gamma]))[0]
     assert line["nonfinite"] == 0 and line["q_abs_max"] > bound
     assert not list((run / "subagents_checkpoints").iterdir())
 
@@ -285,8 +286,8 @@ def test_learn_notional_makes_learning_independent_of_the_position_size(data_dir
 
     cfg = load_config(overrides=SMALL[1:] + ["epochs=1"])
     mean = float(np.mean(pq.read_table(data_dir / "train.parquet", columns=["close"])["close"].to_numpy()))
-    assert EnvConfig(max_holding=5.0, learn_notional=100.0).learning_holding(data_dir) == pytest.approx(100.0 / mean)
-    assert EnvConfig(max_holding=5.0).learning_holding(data_dir) == 5.0
+    assert learning_holding(EnvConfig(max_holding=5.0, learn_notional=100.0), data_dir) == pytest.approx(100.0 / mean)
+    assert learning_holding(EnvConfig(max_holding=5.0), data_dir) == 5.0
     params = {}
     for name, env in (("scaled_small", EnvConfig(max_holding=0.2, learn_notional=100.0)),
                       ("scaled_large", EnvConfig(max_holding=5.0, learn_notional=100.0)),

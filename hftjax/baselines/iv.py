@@ -15,8 +15,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pyarrow.parquet as pq
 
+from hftjax.dataset import split_columns, split_path, split_table
 from hftjax.env.params import LEVELS
 from hftjax.errors import ConfigError, DataError
 
@@ -44,10 +44,9 @@ def iv_actions(imbalance, *, enter: float = ENTER, exit: float = EXIT, levels: i
     return np.where(long, levels - 1, 0).astype(np.int32)
 
 
-def split_imbalance(split_file: str | Path) -> np.ndarray:
+def split_imbalance(data_dir: str | Path, split: str) -> np.ndarray:
     """The ``volume_imbalance`` column of a prepared split; a clear error when it has no book."""
-    names = pq.read_schema(split_file).names
-    if COLUMN not in names:
+    if COLUMN not in split_columns(data_dir, split):
         raise DataError("has no order book (prepared with ohlcv features): the IV rule needs a 5-level book",
-                        file=str(split_file), column=COLUMN)
-    return pq.read_table(split_file, columns=[COLUMN])[COLUMN].to_numpy()
+                        file=str(split_path(data_dir, split)), column=COLUMN)
+    return split_table(data_dir, split, [COLUMN])[COLUMN].to_numpy()

@@ -1,6 +1,7 @@
 """The market settings of a run: the one home of their defaults (MACROHFT.md s.3).
 
-Saved once per run and read by the sub-agents, the hyper-agent and the evaluation. ``levels`` is
+Saved once per run and read by the sub-agents, the hyper-agent and the evaluation; what they
+resolve to on a dataset (coins, the teacher's table) is read by ``hftjax.dataset``. ``levels`` is
 compiled in; ``fee`` and ``max_holding`` are traced (``TradingSettings``), so changing them
 reuses the compiled programs; the teacher's fee and discount are used when loading the data.
 
@@ -32,12 +33,8 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax.numpy as jnp
-
-from hftjax.env.dataset import load_split, mean_close
-from hftjax.env.params import LEVELS, TRADING_FEE, TradingSettings
+from hftjax.env.params import LEVELS, TRADING_FEE
 from hftjax.env.teacher import TEACHER_FEE, TEACHER_GAMMA
-from hftjax.errors import ConfigError
 from hftjax.options import HOST, TRACED, check_fields, option
 
 NOTIONAL = 500.0  # quote units (USDT) of the top level (see the module docstring)
@@ -68,37 +65,9 @@ class EnvConfig:
     def __post_init__(self):
         check_fields(self, RULES)
 
-    def holding(self, data_dir=None) -> float:
-        """Coins at the top level when trading: ``max_holding``, else ``notional`` at the mean
-        close of ``data_dir``'s training split."""
-        if self.max_holding is not None:
-            return self.max_holding
-        if data_dir is None:
-            raise ConfigError("env.max_holding", "is null (sized from env.notional), which needs the prepared data")
-        return self.notional / mean_close(data_dir, "train")
-
-    def learning_holding(self, data_dir) -> float:
-        """The position of the top level the agents learn with (see the module docstring)."""
-        if self.learn_notional is None:
-            return self.holding(data_dir)
-        return self.learn_notional / mean_close(data_dir, "train")
-
     def teacher_fee_rate(self) -> float:
         """The fee the Q-teacher charges, ``teacher_fee`` resolved."""
         return {"reference": TEACHER_FEE, "trading": self.fee}.get(self.teacher_fee, self.teacher_fee)
-
-    def load(self, data_dir, split: str, episode: str = "chunk"):
-        """(MarketData, labels) of a prepared split, its teacher at the learning scale."""
-        return load_split(data_dir, split, max_holding=self.learning_holding(data_dir), levels=self.levels,
-                          episode=episode, teacher_fee=self.teacher_fee_rate(), gamma=self.teacher_gamma)
-
-    def learning(self, data_dir) -> TradingSettings:
-        """The settings the agents train and validate under."""
-        return TradingSettings(fee=jnp.float32(self.fee), max_holding=jnp.float32(self.learning_holding(data_dir)))
-
-    def trading(self, data_dir=None) -> TradingSettings:
-        """The settings every evaluation and report uses."""
-        return TradingSettings(fee=jnp.float32(self.fee), max_holding=jnp.float32(self.holding(data_dir)))
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

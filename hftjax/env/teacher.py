@@ -3,15 +3,12 @@
 Q[t, p, a] = r(t, p, a) + gamma * max_b Q[t+1, a, b], Q[last] = 0, with the trade reward of
 ``hftjax.env.accounting`` (the reference uses fee 1e-3 here, not the trading fee). Each episode
 (a chunk, or a whole split) has its own table, its last row 0; chunks run vmapped. The result
-is cached next to the prepared dataset, keyed by every parameter.
+is cached next to the prepared dataset, keyed by every parameter (``hftjax.dataset``).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +18,6 @@ from hftjax.env.accounting import position, trade
 from hftjax.env.market import price_change
 from hftjax.env.params import LEVELS
 from hftjax.errors import ConfigError
-from hftjax.io import atomic_path
 
 TEACHER_FEE = 1e-3
 TEACHER_GAMMA = 0.99
@@ -74,19 +70,3 @@ def episode_teacher(close, episode_len: int, *, fee: float = TEACHER_FEE, max_ho
         jnp.asarray(chunks, jnp.float32), jnp.asarray(change, jnp.float32), fee, max_holding, gamma)
     tail = jnp.zeros((len(close) - rows, levels, levels), jnp.float32)
     return jnp.concatenate([tables.reshape(rows, levels, levels), tail])
-
-
-def cached_episode_teacher(cache_dir: str | Path, name: str, close, episode_len: int, **kw) -> jax.Array:
-    """``episode_teacher`` stored as ``cache_dir/teacher/<name>-<key>.npy``; recomputed when absent."""
-    close = np.asarray(close, np.float64)
-    spec = {"episode_len": episode_len, "rows": len(close), "close_sha": hashlib.sha256(close).hexdigest(),
-            **{k: float(v) if isinstance(v, float) else v for k, v in sorted(kw.items())}}
-    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(cache_dir) / "teacher" / f"{name}-{key}.npy"
-    if path.exists():
-        return jnp.asarray(np.load(path))
-    table = episode_teacher(close, episode_len, **kw)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(table))
-    return table

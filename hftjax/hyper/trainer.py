@@ -10,6 +10,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from hftjax.dataset import learning_settings, load_market, trading_settings
 from hftjax.env.config import EnvConfig
 from hftjax.hyper.agent import HyperSetup, hyper_epoch, init_hyper, q_mix_grid, seed_hparams
 from hftjax.hyper.config import HyperConfig
@@ -33,8 +34,8 @@ class HyperRun:
         self.env: EnvConfig = subagents.env
         self.setup = HyperSetup(compiled_part(cfg), self.env.levels)
         self.hp = placement.members(seed_hparams(cfg))
-        self.trading = placement.replicated(self.env.learning(subagents.data_dir))  # training and validation
-        self.evaluation_trading = self.env.trading(subagents.data_dir)
+        self.trading = placement.replicated(learning_settings(self.env, subagents.data_dir))  # training and validation
+        self.evaluation_trading = trading_settings(self.env, subagents.data_dir)
         self.sub_params = jax.tree.map(lambda *x: jnp.stack(x), *[subagents.for_seed(s) for s in cfg.seeds])
         self.sub_net = subagent_net(subagents.cfg, self.env.levels)
         self._markets: dict = {}
@@ -50,7 +51,7 @@ class HyperRun:
     def market(self, split: str):
         """(market, per-seed Q tables (S, T, K, A, K)) of a split, computed once."""
         if split not in self._markets:
-            market, _ = self.env.load(self.subagents.data_dir, split, episode="split")
+            market, _ = load_market(self.env, self.subagents.data_dir, split, episode="split")
             tables = jnp.stack([sub_q_table(self.sub_net, jax.tree.map(lambda x: x[i], self.sub_params), market)
                                 for i in range(len(self.cfg.seeds))])
             self._markets[split] = (self.placement.replicated(market), self.placement.members(tables))

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hftjax.dataset import learning_settings, load_market
 from hftjax.env.config import EnvConfig
 from hftjax.env.market import MarketData
 from hftjax.errors import ConfigError
@@ -88,10 +89,10 @@ class PopulationTrainer:
     ``keys`` their random keys; ``placement`` spreads the members over devices."""
 
     def __init__(self, env: EnvConfig, data_dir: str | Path, build, keys, placement: Placement = Placement()):
-        train_market, train_labels = env.load(data_dir, "train")
-        valid_market, valid_labels = env.load(data_dir, "valid")
+        train_market, train_labels = load_market(env, data_dir, "train")
+        valid_market, valid_labels = load_market(env, data_dir, "valid")
         self.train_market, self.valid_market, self.trading = placement.replicated(
-            (train_market, valid_market, env.learning(data_dir)))
+            (train_market, valid_market, learning_settings(env, data_dir)))
         self.setup, spec, self.members = build(env.levels, train_labels, valid_labels)
         self.spec = placement.members(spec)
         self.keys = lambda: placement.members(keys(self.members))
