@@ -9,9 +9,7 @@ step-by-step reference (``tests/env_oracle.py``), measured in the same run.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -20,9 +18,8 @@ from benchmarks.common import record
 from hftjax.env import make_params, simulate
 from hftjax.progress import bar
 from hftjax.throughput import EPISODE_LEN, best_of, env_steps_per_s, synthetic_market
+from tests.env_oracle import OracleEnv, oracle_simulate  # the step-by-step reference
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from env_oracle import OracleEnv, oracle_simulate  # noqa: E402  the step-by-step reference
 
 def loop_env_steps_per_s(close, single, trend, context, steps: int) -> float:
     env = OracleEnv(close, fee=2e-4, max_holding=0.2, single=single, trend=trend, context=context)

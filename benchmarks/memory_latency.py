@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -24,9 +22,7 @@ import numpy as np
 
 from benchmarks.common import environment, record
 from hftjax.hyper.memory import Memory, memory_add, memory_init, memory_step
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from memory_oracle import ReferenceStyleMemory  # noqa: E402  the reference-style loop
+from tests.memory_oracle import ReferenceStyleMemory  # the reference-style loop
 
 CAPACITY, DIM, K, ACTIONS = 4320, 64, 5, 2
 add = jax.jit(memory_add, donate_argnums=0)

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import SHARED_DATA, shared_file
+from tests.support import SHARED_DATA, shared_file
 
 from hftjax.data import (align_book, load_market, read_binance_klines, read_input, read_ohlcv,
                          read_shared, read_tardis_book, validate, validate_book)

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import shared_file
-from env_oracle import OracleEnv, oracle_q_teacher, oracle_simulate
+from tests.support import shared_file
+from tests.env_oracle import OracleEnv, oracle_q_teacher, oracle_simulate
 from hftjax.env import (episode_teacher, make_params, market_from_arrays, q_teacher, reset, reset_to,
                         simulate, step, step_no_reset)
 from hftjax.errors import ConfigError

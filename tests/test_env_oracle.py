@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from env_oracle import OracleEnv, oracle_q_teacher, oracle_simulate
+from tests.env_oracle import OracleEnv, oracle_q_teacher, oracle_simulate
 
 CLOSE = [100.0, 101.0, 99.0, 102.0]
 FEE = 0.001

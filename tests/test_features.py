@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from conftest import random_book_table
+from tests.support import random_book_table
 from hftjax.features import FEATURE_SETS, compute_features, resolve_feature_set
 from hftjax.errors import ConfigError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden_training import GOLDEN, train
+from tests.golden_training import GOLDEN, train
 
 
 def test_training_matches_the_recorded_golden_outputs(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from hftjax.hyper.memory import (memory_add, memory_flush, memory_init, memory_lookup, memory_neighbours,
                                  memory_reencode, memory_step)
 from hftjax.learner.members import vmap_members
-from memory_oracle import OracleMemory
+from tests.memory_oracle import OracleMemory
 
 C, D, K = 16, 8, 5
 TOL = dict(rtol=1e-6, atol=1e-6)  # float32 rounding; atol for weighted means that cancel to ~0 (q is O(1))
@@ -208,7 +208,7 @@ def test_vmap_over_memories_matches_a_loop():
 
 def test_reference_style_loop_matches_oracle():
     """The benchmark's baseline (the reference's array layout and loop) follows the same rule."""
-    from memory_oracle import ReferenceStyleMemory
+    from tests.memory_oracle import ReferenceStyleMemory
 
     for pool in (0, 4):
         stream = random_stream(200, seed=20 + pool, pool=pool)

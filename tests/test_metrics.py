@@ -12,7 +12,7 @@ import pytest
 from hftjax.errors import ConfigError
 from hftjax.metrics import METRIC_NAMES, buy_and_hold_rewards, check_run, count_trades
 from hftjax.metrics import paper_metrics as jax_paper_metrics
-from metrics_oracle import oracle_metrics
+from tests.metrics_oracle import oracle_metrics
 
 TIGHT = dict(rtol=1e-12, atol=1e-12)
 F32 = dict(rtol=2e-6, atol=1e-7)

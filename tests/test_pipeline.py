@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import shared_file
+from tests.support import shared_file
 from hftjax.cli import main
 from hftjax.hyper.config import load_hyper_config
 from hftjax.hyper.run import train_hyper
@@ -43,7 +43,7 @@ def test_run_produces_every_artifact(smoke_run):
 def test_metrics_agree_with_positions(smoke_run):
     """metrics.json equals the paper metrics recomputed from the written positions with simulate."""
     from hftjax.env import simulate
-    from metrics_oracle import oracle_metrics
+    from tests.metrics_oracle import oracle_metrics
 
     metrics = json.loads((smoke_run / "results" / "metrics.json").read_text())
     assert metrics["split"] == "test"
@@ -66,7 +66,7 @@ def test_single_subagent_is_chosen_on_validation_and_baselines_are_reported(smok
     chosen on test is an oracle bound, never below it. MACD runs through the env's accounting."""
     from hftjax.baselines.macd import macd_actions
     from hftjax.env import simulate
-    from metrics_oracle import oracle_metrics
+    from tests.metrics_oracle import oracle_metrics
 
     test = json.loads((smoke_run / "results" / "metrics.json").read_text())
     valid = json.loads((smoke_run / "results" / "metrics_valid.json").read_text())
@@ -157,7 +157,7 @@ def test_hyper_keeps_the_epoch_best_on_its_selection_score(smoke_run, tmp_path, 
     """The kept epoch is the one with the best validation return rate (the reference) or the
     best validation ASR, as logged; the ASR logged is the paper's, recomputed from a rollout that
     runs the network at every step (training validates by looking Q_mix up in a precomputed table)."""
-    from metrics_oracle import oracle_metrics
+    from tests.metrics_oracle import oracle_metrics
 
     from hftjax.learner.dqn import greedy_rollout
     from hftjax.hyper.agent import q_mix

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import random_book_table, shared_file
+from tests.support import random_book_table, shared_file
 from hftjax import decompose
 from hftjax.cli import main
 from hftjax.data.table import to_arrow

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import random_book_table
+from tests.support import random_book_table
 from hftjax.cli import main
 from hftjax.data import load_market
 from hftjax.data.table import to_arrow

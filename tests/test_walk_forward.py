@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.walk_forward import DAY_MS, coin_windows, paired_interval, summary_rows, windows_of
-from conftest import SHARED_DATA
+from tests.support import SHARED_DATA
 
 START = 1_617_321_600_000  # 2021-04-02 00:00 UTC
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: small synthetic-looking tables and the path of the real data, when present."""
+"""What many tests share: small synthetic-looking tables and the path of the real data, when present."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The test suite (a package, so that benchmarks import its oracles as ``tests.env_oracle``)."""
