@@ -102,3 +102,29 @@ def test_setting_choice_pairs_windows_and_chooses_on_last_epoch_validation_only(
     assert rows["valid", "last", "k"]["chosen (rule)"] == "no" and rows["valid", "last", "d"]["chosen (rule)"] == "default"
     assert float(rows["valid", "kept", "k"]["minus d"].split()[0]) == pytest.approx(2.0) and "chosen (rule)" not in rows["valid", "kept", "k"]
     assert "chosen (rule)" not in rows["test", "last", "b"] and rows["test", "last", "b"]["timing >= 80"] == "10 of 10"
+
+
+def test_results_files_keep_full_and_smoke_tables_apart_grouped_by_topic(tmp_path, monkeypatch):
+    """``benchmarks/common.record``: a smoke table goes to RESULTS_quick.md; RESULTS.md lists its
+    tables by topic in a contents list whose links are the headings' anchors, whatever order the
+    tables were recorded in, and a table recorded again replaces its section in place."""
+    import re
+
+    from benchmarks.common import record
+
+    monkeypatch.setenv("HFTJAX_RESULTS_DIR", str(tmp_path))
+    monkeypatch.delenv("HFTJAX_BENCH_TAG", raising=False)
+    env = {"date": "today"}
+    record("walk_forward", "Walk-forward: one", [{"a": 1}], env)
+    record("env_throughput_cpu", "Env throughput (cpu)", [{"a": 2}], env)
+    record("walk_forward_windows", "Walk-forward: one", [{"a": 3}], env)
+    record("eth_scale_quick", "ETH scale [quick]", [{"a": 4}], env)
+    record("walk_forward", "Walk-forward: one", [{"a": 5}], env)
+    full, quick = (tmp_path / "RESULTS.md").read_text(), (tmp_path / "RESULTS_quick.md").read_text()
+    assert "eth_scale_quick" in quick and "eth_scale_quick" not in full and "walk_forward" not in quick
+    order = [m.group(1) for m in re.finditer(r"<!-- (\S+):begin -->", full)]
+    assert order == ["env_throughput_cpu", "walk_forward", "walk_forward_windows"]  # throughput first
+    assert "| 5 |" in full and "| 1 |" not in full  # replaced, not appended
+    links = re.findall(r"\]\(#([^)]+)\)", full)
+    assert links == ["env-throughput-cpu", "walk-forward-one", "walk-forward-one-1"]  # repeated title: GitHub's -1
+    assert full.index("- Throughput and scale") < full.index("- Walk-forward over coins") < full.index("# Throughput")
