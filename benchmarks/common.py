@@ -14,6 +14,7 @@ import pyarrow
 from hftjax.io import atomic_path, write_json
 
 HERE = Path(__file__).resolve().parent
+SHARED_DATA = HERE.parents[1] / "shared" / "data"  # the real market files, beside the checkout (never copied in)
 
 
 def results_dir() -> Path:

@@ -193,7 +193,7 @@ after changing a default.
 Every recursion is vectorised: the AR(1) filters (the two log-vol factors and the log price) use a
 blocked formulation (a 64 x 64 lower-triangular product inside blocks, the same recursion on the block
 ends), tens of milliseconds per million rows; 1M rows take about a second on a 2-core CPU
-(`python -m benchmarks.synth_throughput`, results in `benchmarks/RESULTS.md`).
+(`python -m benchmarks.throughput.synth_throughput`, results in `benchmarks/RESULTS.md`).
 
 ## Real vs synthetic
 

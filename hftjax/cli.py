@@ -130,12 +130,12 @@ def _run(args: argparse.Namespace) -> None:
     print(f"run directory: {out}")
 
 
-BENCHMARKS = {"env": "env_throughput", "synth": "synth_throughput", "train": "train_throughput",
-              "subagent-quality": "subagent_quality", "memory": "memory_latency", "hyper": "hyper_throughput",
-              "scaling": "scaling", "hyper-comparison": "hyper_comparison", "real-markets": "real_markets",
-              "gpu": "gpu_check", "walk-forward": "walk_forward", "levers": "levers",
-              "eth-scale": "eth_scale", "epoch-profile": "epoch_profile",
-              "setting-choice": "setting_choice"}
+BENCHMARKS = {"env": "throughput.env_throughput", "synth": "throughput.synth_throughput", "train": "throughput.train_throughput",
+              "subagent-quality": "experiments.subagent_quality", "memory": "throughput.memory_latency", "hyper": "throughput.hyper_throughput",
+              "scaling": "throughput.scaling", "hyper-comparison": "experiments.hyper_comparison", "real-markets": "experiments.real_markets",
+              "gpu": "throughput.gpu_check", "walk-forward": "experiments.walk_forward", "levers": "experiments.levers",
+              "eth-scale": "throughput.eth_scale", "epoch-profile": "throughput.epoch_profile",
+              "setting-choice": "experiments.setting_choice"}
 # ``bench all``: every throughput benchmark, with the arguments its --quick run takes
 THROUGHPUT_QUICK = {"env": ["--quick"], "synth": [], "train": ["--rows", "6000", "--seeds", "2"],
                     "memory": ["--quick"], "hyper": ["--rows", "12000"], "scaling": ["--quick"]}

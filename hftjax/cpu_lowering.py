@@ -3,7 +3,7 @@
 JAX lowers its threefry generator to a rolled loop of five iterations on the CPU (to compile
 faster) and unrolled everywhere else. Under a ``vmap`` of members every random draw of the
 collection step becomes a 5-iteration XLA while loop of tiny thunks whose loop-carried copies and
-control flow cost more than the hashing itself (``benchmarks/epoch_profile.py``). The unrolled
+control flow cost more than the hashing itself (``benchmarks/throughput/epoch_profile.py``). The unrolled
 form computes the same bits (``tests/test_cpu_lowering.py``), so hftjax registers it for the CPU
 when imported. Should JAX move these internals, hftjax keeps JAX's own lowering.
 """

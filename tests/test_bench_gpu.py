@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.gpu_check import STEPS
+from benchmarks.throughput.gpu_check import STEPS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """hftjax's two CPU changes compute what JAX computes: threefry unrolled gives the same bits as
 JAX's rolled loop, and ``dense``'s gradient is the product's (NumPy's closed form); the epoch
-profile's bookkeeping (``benchmarks/epoch_profile.py``) on a hand-made trace."""
+profile's bookkeeping (``benchmarks/throughput/epoch_profile.py``) on a hand-made trace."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmarks.epoch_profile import op_class, own_times, profile_rows
+from benchmarks.throughput.epoch_profile import op_class, own_times, profile_rows
 from hftjax.cpu_lowering import threefry_on_cpu
 from hftjax.learner.layers import dense
 

@@ -370,7 +370,7 @@ def test_hyper_saturated_softmax_stops_training(smoke_run, tmp_path, capsys):
     assert not (tmp_path / "hyper.json").exists() and not list((tmp_path / "hyper_checkpoints").iterdir())
 
 
-# Levers against sub-agents that agree (hyper-agent options; benchmarks/levers.py measures them)
+# Levers against sub-agents that agree (hyper-agent options; benchmarks/experiments/levers.py measures them)
 
 def test_constant_experts_span_the_sub_agents_range_and_overrule_agreement():
     from hftjax.hyper.agent import with_experts

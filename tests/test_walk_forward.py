@@ -1,4 +1,4 @@
-"""The walk-forward benchmark's windows and paired intervals (``benchmarks/walk_forward.py``):
+"""The walk-forward benchmark's windows and paired intervals (``benchmarks/experiments/walk_forward.py``):
 windows in time order that never overlap, and a bootstrap interval checked against the normal
 approximation and a degenerate case."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.walk_forward import DAY_MS, coin_windows, paired_interval, summary_rows, windows_of
+from benchmarks.experiments.walk_forward import DAY_MS, coin_windows, paired_interval, summary_rows, windows_of
 from tests.support import SHARED_DATA
 
 START = 1_617_321_600_000  # 2021-04-02 00:00 UTC
@@ -58,9 +58,9 @@ def test_real_coins_give_four_windows_each():
 
 
 def test_levers_keep_only_what_beats_the_default_on_validation():
-    """``benchmarks/levers.py``'s rule: a lever is kept when its paired validation interval
+    """``benchmarks/experiments/levers.py``'s rule: a lever is kept when its paired validation interval
     against the default lies above 0; test rows never choose."""
-    from benchmarks.levers import LEVERS, summary
+    from benchmarks.experiments.levers import LEVERS, summary
 
     default, better, noise = list(LEVERS)[:3]
     rng = np.random.default_rng(0)
@@ -80,10 +80,10 @@ def test_levers_keep_only_what_beats_the_default_on_validation():
 
 
 def test_setting_choice_pairs_windows_and_chooses_on_last_epoch_validation_only():
-    """``benchmarks/setting_choice.py``: a value replaces the default only when its paired
+    """``benchmarks/experiments/setting_choice.py``: a value replaces the default only when its paired
     last-epoch validation interval lies above 0; a value that wins on the kept epoch or on test
     alone is not chosen; windows missing from the default are left out of the pairing."""
-    from benchmarks.setting_choice import choice_rows
+    from benchmarks.experiments.setting_choice import choice_rows
 
     rng = np.random.default_rng(1)
     default, better, kept_only = {}, {}, {}

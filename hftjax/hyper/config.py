@@ -35,7 +35,7 @@ class HyperConfig:
     # which epoch is kept: the best validation return rate (the reference), or the best validation
     # ASR (Sharpe): risk-adjusted, and a losing policy no longer beats only by trading less
     select_on: str = option("return")
-    # levers against sub-agents that agree to keep their position (benchmarks/levers.py measures them):
+    # levers against sub-agents that agree to keep their position (benchmarks/experiments/levers.py measures them):
     constant_experts: bool = option(False)       # add a constant flat and long expert to the mixture
     routing: str = option("soft")                # acting greedily: "hard" follows the highest-weight member alone (trained soft)
     decision_interval: int = option(1)           # acting greedily: change position only at rows divisible by this

@@ -43,7 +43,7 @@ def _dense_backward(residuals, g):
     # The kernel gradient x^T g, summed over every leading row. A narrow output layer (the
     # dueling heads' 2 or 3 actions, the hyper-agent's few members) makes it (in, small), which
     # XLA:CPU computes about 10x slower than the transposed product (small, in) (the largest
-    # single op of a sub-agent epoch, ``benchmarks/epoch_profile.py``); the barrier keeps XLA from
+    # single op of a sub-agent epoch, ``benchmarks/throughput/epoch_profile.py``); the barrier keeps XLA from
     # folding the transpose back into the product. Same products, same sums.
     x, kernel = residuals
     rows, grads = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])

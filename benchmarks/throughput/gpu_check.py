@@ -1,6 +1,6 @@
 """Every accelerator row of ``RESULTS.md`` in one budgeted command, for a short device window.
 
-    hftjax bench gpu [--budget SECONDS]          (python -m benchmarks.gpu_check; default 480)
+    hftjax bench gpu [--budget SECONDS]          (python -m benchmarks.throughput.gpu_check; default 480)
 
 In order, each step sized for the budget and skipped (with a row saying so) when the time left is
 below what it needs: env steps/s at 4k, 16k and 64k parallel episodes; the episodic memory's
@@ -23,11 +23,11 @@ from pathlib import Path
 import jax
 
 from benchmarks.common import record
-from benchmarks.hyper_throughput import time_epoch as hyper_epoch
-from benchmarks.memory_latency import scan_ms
-from benchmarks.scaling import env_rows
-from benchmarks.train_throughput import ETH_TRAIN_ROWS
-from benchmarks.train_throughput import time_epoch as subagent_epoch
+from benchmarks.throughput.hyper_throughput import time_epoch as hyper_epoch
+from benchmarks.throughput.memory_latency import scan_ms
+from benchmarks.throughput.scaling import env_rows
+from benchmarks.throughput.train_throughput import ETH_TRAIN_ROWS
+from benchmarks.throughput.train_throughput import time_epoch as subagent_epoch
 from hftjax.cli import main as cli
 from hftjax.env import make_params
 from hftjax.subagent.config import load_config

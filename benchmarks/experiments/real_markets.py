@@ -6,7 +6,7 @@ valid and test splits in time order and no overlap (below), 3 seeds: ``hftjax ru
 baselines. Every strategy is reported on the test split as mean ± std over seeds, whatever it
 shows, with the splits, budgets and wall time, in ``benchmarks/RESULTS.md``.
 
-    python -m benchmarks.real_markets [--quick] [--markets BTC ETH] [--out DIR] [--set KEY=VALUE ...] [--name NAME]
+    python -m benchmarks.experiments.real_markets [--quick] [--markets BTC ETH] [--out DIR] [--set KEY=VALUE ...] [--name NAME]
 
 ``--quick``: 1 seed and 1 epoch (a smoke run of the whole experiment). ``--set`` adds run config
 overrides (an ablation, e.g. ``data.normalize=zscore``), recorded as ``real_markets_NAME``. Both
@@ -23,14 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import record
+from benchmarks.common import SHARED_DATA, record
 from hftjax.env.params import MAX_HOLDING
 from hftjax.pipeline import run_pipeline
 from hftjax.progress import bar
 from hftjax.strategies import strategies
 from hftjax.run_config import load_run_config
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SPRING = ("train=2021-04-02:2021-05-15", "valid=2021-05-15:2021-05-31", "test=2021-05-31:2021-06-16")
 MARKETS = {
     "BTC": ("binance_BTCUSDT_1m_2021-04-02_2021-05-20.parquet",
@@ -44,7 +43,7 @@ MARKETS = {
 def market_config(market: str, seeds: list[int], epochs: int, extra: list[str] = ()):
     file, splits = MARKETS[market]
     return load_run_config("demo", overrides=[
-        f"data.inputs={json.dumps([str(SHARED / file)])}", f"data.splits={json.dumps(list(splits))}",
+        f"data.inputs={json.dumps([str(SHARED_DATA / file)])}", f"data.splits={json.dumps(list(splits))}",
         "data.features=ohlcv", f"env.max_holding={MAX_HOLDING[market]}",
         *[f"{section}.seeds={json.dumps(seeds)}" for section in ("subagents", "hyper")],
         *[f"{section}.epochs={epochs}" for section in ("subagents", "hyper")],
@@ -117,9 +116,9 @@ def main() -> None:
                 for b in training_budget(args.budgets / m)]
         print(record("real_markets_budgets", f"Real markets: training budget per learner ({Path(args.budgets).name})", rows))
         return
-    missing = [m for m in args.markets if not (SHARED / MARKETS[m][0]).exists()]
+    missing = [m for m in args.markets if not (SHARED_DATA / MARKETS[m][0]).exists()]
     if missing:
-        raise SystemExit(f"real data not available for {missing} under {SHARED}")
+        raise SystemExit(f"real data not available for {missing} under {SHARED_DATA}")
     seeds, epochs = ([0], 1) if args.quick else ([0, 1, 2], 3)
     work = args.out or Path(tempfile.mkdtemp(prefix="hftjax-real-"))
     rows, start = [], time.perf_counter()

@@ -30,12 +30,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from benchmarks.common import record
+from benchmarks.common import SHARED_DATA, record
 from hftjax.pipeline import run_pipeline
 from hftjax.progress import bar
 from hftjax.run_config import load_run_config
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 COINS = ("BTC", "ETH", "DOT", "LTC")
 WINDOW_DAYS = 30
 DAY_MS = 86_400_000
@@ -46,7 +45,7 @@ CONFIDENCE = 0.90
 RESAMPLES = 10_000
 
 
-def coin_files(coin: str, root: Path = SHARED) -> list[Path]:
+def coin_files(coin: str, root: Path = SHARED_DATA) -> list[Path]:
     """The coin's Binance spot files with a volume column that holds values, oldest first."""
     files = sorted(root.glob(f"binance_{coin}USDT_1m_*.parquet"))
     return [f for f in files if pq.read_table(f, columns=["volume"])["volume"].null_count == 0]
@@ -70,7 +69,7 @@ def utc(ms: int) -> str:
     return str(np.datetime64(int(ms), "ms"))[:16]
 
 
-def coin_windows(coin: str, newest: int, root: Path = SHARED, names: list[str] | None = None) -> list[dict]:
+def coin_windows(coin: str, newest: int, root: Path = SHARED_DATA, names: list[str] | None = None) -> list[dict]:
     """The newest ``newest`` windows of a coin (of its files named in ``names``, when given):
     {file, train, valid, test}, oldest first."""
     found = []
@@ -149,7 +148,7 @@ def main() -> None:
     coins, count, seeds, epochs = ((args.coins[:1], 1, [0], 1) if args.quick else (args.coins, args.windows, [0, 1, 2], 3))
     windows = [{"coin": c, **w} for c in coins for w in coin_windows(c, count, names=args.files)]
     if not windows:
-        raise SystemExit(f"no usable files for {coins} under {SHARED}")
+        raise SystemExit(f"no usable files for {coins} under {SHARED_DATA}")
     work = args.out or Path(tempfile.mkdtemp(prefix="hftjax-walk-forward-"))
     name = "_".join(["walk_forward", *(["quick"] if args.quick else []), *([args.name] if args.name else [])])
     per_window, start = [], time.perf_counter()

@@ -4,7 +4,7 @@ return rate with the best single sub-agent and the equal-weight mix of the six (
 Then diagnose the mixtures on the validation split: the hyper-agent's mean weights, and for each
 sub-agent the share of states (starting flat) where it prefers buying to staying flat.
 
-    python -m benchmarks.hyper_comparison [--preset demo] [--out DIR]   (an existing DIR is reused)
+    python -m benchmarks.experiments.hyper_comparison [--preset demo] [--out DIR]   (an existing DIR is reused)
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ kernel call per stored entry, then ``argsort``), measured in the same run. The J
 a Python training loop would be), and the per-step cost inside one ``lax.scan`` of 1000 steps
 (alone, and vmapped over a few memories, one per seed).
 
-    python -m benchmarks.memory_latency [--quick]
+    python -m benchmarks.throughput.memory_latency [--quick]
 """
 
 from __future__ import annotations

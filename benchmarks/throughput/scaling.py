@@ -5,7 +5,7 @@ On a CPU, ``--cpu-devices N`` splits the host into N XLA devices (the cores are 
 rows show the mechanism and its overhead, not a speed-up); on a multi-GPU host or a TPU slice
 the rows are the real scaling. Each row is a ratio against the 1-device row of the same run.
 
-    python -m benchmarks.scaling [--quick] [--cpu-devices 8]    (also: hftjax bench scaling)
+    python -m benchmarks.throughput.scaling [--quick] [--cpu-devices 8]    (also: hftjax bench scaling)
 """
 
 from __future__ import annotations

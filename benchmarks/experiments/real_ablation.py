@@ -1,9 +1,9 @@
 """The learning-quality ablation on the real markets, one line per change: MacroHFT's mean ASR
 on validation and test and its test TR (mean ± std over 3 seeds) per market, gathered from the
-recorded tables of ``benchmarks.real_markets`` and ``benchmarks.ablations --hyper-on`` (run
+recorded tables of ``benchmarks.experiments.real_markets`` and ``benchmarks.experiments.ablations --hyper-on`` (run
 those first; a missing table leaves its line out).
 
-    python -m benchmarks.real_ablation
+    python -m benchmarks.experiments.real_ablation
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from benchmarks.common import HERE, record
-from benchmarks.real_markets import MARKETS
+from benchmarks.experiments.real_markets import MARKETS
 
 # (line, recorded table, its rows' run prefix for --hyper-on tables, variant)
 LINES = [
@@ -50,7 +50,7 @@ def main() -> None:
         bh = cells("real_markets", None, None, market, "buy and hold")
         if bh:
             rows.append({"market": market, "change": "buy and hold (for reference)", **bh})
-    rows.append({"market": "MacroHFT, 3 seeds; each line's source table is named in benchmarks/real_ablation.py"})
+    rows.append({"market": "MacroHFT, 3 seeds; each line's source table is named in benchmarks/experiments/real_ablation.py"})
     print(record("real_markets_ablation", "Real markets: the learning-quality ablation (MacroHFT, mean over 3 seeds)",
                  rows))
 

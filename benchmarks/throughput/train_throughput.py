@@ -9,7 +9,7 @@ the measured per-transition cost of the 6-agent run, and labelled as such.
 Table ``update_alone``: the gradient update by itself at faithful mode's batch (512) and fast
 mode's (8192), with XLA's FLOP count, shows what a larger batch can gain per sample on the device.
 
-    python -m benchmarks.train_throughput [--rows 12000] [--chunk-len 360] [--eth-scale] [--update-alone]
+    python -m benchmarks.throughput.train_throughput [--rows 12000] [--chunk-len 360] [--eth-scale] [--update-alone]
 """
 
 from __future__ import annotations

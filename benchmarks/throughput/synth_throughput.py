@@ -1,6 +1,6 @@
 """Throughput of ``hftjax.synth.generate`` against a per-row Python loop of the same model.
 
-Run from the repo root:  python -m benchmarks.synth_throughput
+Run from the repo root:  python -m benchmarks.throughput.synth_throughput
 
 The loop draws the same distributions row by row (regime switches as per-row Bernoulli trials,
 the two log-vol factors, the price and the book as scalar recursions), which is what a direct

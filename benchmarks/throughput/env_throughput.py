@@ -3,7 +3,7 @@
 The policy is random, drawn inside ``lax.scan`` (``hftjax.throughput.random_rollout``). The baseline is the plain
 step-by-step reference (``tests/env_oracle.py``), measured in the same run.
 
-    python -m benchmarks.env_throughput [--quick]    (also: hftjax bench env)
+    python -m benchmarks.throughput.env_throughput [--quick]    (also: hftjax bench env)
 """
 
 from __future__ import annotations

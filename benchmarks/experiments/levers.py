@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from benchmarks.common import record
-from benchmarks.walk_forward import CONFIDENCE, DAY_MS, paired_interval
+from benchmarks.experiments.walk_forward import CONFIDENCE, DAY_MS, paired_interval
 from hftjax.diagnostics import timing_percentile
 from hftjax.hyper.artifacts import load_hyper
 from hftjax.hyper.run import train_hyper

@@ -1,7 +1,7 @@
 """Hyper-agent training steps/s (with and without the episodic memory, 1 and 3 seeds) and the
 full-pipeline wall time at ETH scale, extrapolated from measured rates unless ``--eth-scale``.
 
-    python -m benchmarks.hyper_throughput [--rows 40000]
+    python -m benchmarks.throughput.hyper_throughput [--rows 40000]
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ regimes and compare, on the validation chunks of each agent's own label (both st
 the mean return rate of its best epoch with a random policy, buy-and-hold and the teacher's
 optimal policy (greedy on the Q-teacher, evaluated at the trading fee).
 
-    python -m benchmarks.subagent_quality [--rows 80000] [--chunk-len 480] [--epochs 5]
+    python -m benchmarks.experiments.subagent_quality [--rows 80000] [--chunk-len 480] [--epochs 5]
 """
 
 from __future__ import annotations

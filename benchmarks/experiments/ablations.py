@@ -3,8 +3,8 @@ once per variant, each a list of run config overrides switched on over the demo,
 validation and the test split (settings are chosen on validation only) for MacroHFT, the
 equal-weight mix, the validation-chosen single sub-agent and buy-and-hold.
 
-    python -m benchmarks.ablations [--variants NAME ...] [--out DIR]   (existing run dirs are reused)
-    python -m benchmarks.ablations --hyper-on RUN_DIR ... [--hyper-variants NAME ...] [--name NAME]
+    python -m benchmarks.experiments.ablations [--variants NAME ...] [--out DIR]   (existing run dirs are reused)
+    python -m benchmarks.experiments.ablations --hyper-on RUN_DIR ... [--hyper-variants NAME ...] [--name NAME]
 
 ``--hyper-on``: hyper-agent variants only, each a second hyper-agent trained over the sub-agents
 of an existing run (``hftjax train-hyper RUN --out RUN/ablations/NAME KEY=VALUE...``), recorded
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import HERE, record
-from benchmarks.real_markets import mean_std
+from benchmarks.experiments.real_markets import mean_std
 from hftjax.evaluate import evaluate
 from hftjax.hyper.artifacts import hyper_config_of, load_hyper
 from hftjax.hyper.run import train_hyper

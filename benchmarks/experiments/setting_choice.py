@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import record
-from benchmarks.walk_forward import CONFIDENCE, paired_interval
-from benchmarks.levers import LEVERS
+from benchmarks.experiments.walk_forward import CONFIDENCE, paired_interval
+from benchmarks.experiments.levers import LEVERS
 
 DEFAULT_LEVER = next(iter(LEVERS))
 

@@ -1,0 +1,1 @@
+"""Experiments on learning quality: ablations, real markets, walk-forward windows, levers and settings."""
