@@ -51,26 +51,8 @@ def traced_leaves(config) -> dict:
             for f in dataclasses.fields(config) if role(f) == TRACED}
 
 
-# (predicate on the value, what is allowed) for the options both agents share
+# (predicate on the value, what is allowed)
 Rule = tuple[Callable[[Any], bool], str]
-COMMON_RULES: dict[str, Rule] = {
-    "epochs": (lambda v: v >= 1, "an integer >= 1"),
-    "steps_per_iteration": (lambda v: v >= 1, "an integer >= 1"),
-    "updates_per_iteration": (lambda v: v >= 0, "an integer >= 0"),
-    "batch_size": (lambda v: v >= 1, "an integer >= 1"),
-    "learning_starts": (lambda v: v >= 0, "an integer >= 0"),
-    "hidden": (lambda v: v >= 1, "an integer >= 1"),
-    "grad_clip": (lambda v: v > 0, "a number > 0"),
-    "lr": (lambda v: v > 0, "a number > 0"),
-    "gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
-    "tau": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
-    "epsilon_start": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-    "epsilon_end": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-    "epsilon_decay_epochs": (lambda v: v >= 0, "a number >= 0"),
-    "seeds": (lambda v: len(v) >= 1 and len(set(v)) == len(v) and min(v) >= 0,
-              "a non-empty list of distinct integers >= 0, e.g. [0,1,2]"),
-    "warn_loss_above": (lambda v: v > 0, "a number > 0"),
-}
 
 
 def read_options(path, overrides, config_class, preset: dict) -> dict:

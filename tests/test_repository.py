@@ -1,8 +1,11 @@
 """What the repository itself holds: no absolute path of the machine it was made on (run
-directories, temporary folders, the checkout), since those mean nothing on another machine."""
+directories, temporary folders, the checkout), since those mean nothing on another machine; and
+layers that import only downward (the learner below the three agent families, which never import
+one another's internals, and an env without file I/O)."""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import tempfile
@@ -41,3 +44,37 @@ def test_no_tracked_file_names_a_path_of_this_machine():
                 line = text.count("\n", 0, at) + 1
                 found.append(f"{path.relative_to(ROOT)}:{line}: {folder}")
     assert not found, "absolute paths of this machine in tracked files:\n" + "\n".join(found[:20])
+
+
+def imports_of(folder: str) -> dict[str, set[str]]:
+    """{file under hftjax/FOLDER: every module it imports (absolute names)}."""
+    found = {}
+    for path in sorted((ROOT / "hftjax" / folder).rglob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def test_layers_import_only_downward():
+    above_learner = ("hftjax.subagent", "hftjax.hyper", "hftjax.baselines")
+    for file, names in imports_of("learner").items():
+        assert not {n for n in names if n.startswith(above_learner)}, file
+    for file, names in imports_of("baselines").items():
+        assert not {n for n in names if n.startswith("hftjax.subagent")}, file
+    for file, names in imports_of("subagent").items():
+        assert not {n for n in names if n.startswith(("hftjax.baselines", "hftjax.hyper"))}, file
+    for file, names in imports_of("env").items():  # pure functions and their parameter types
+        assert not names & {"pyarrow", "pyarrow.parquet", "hftjax.io", "hftjax.dataset", "pathlib", "json"}, file
+        assert not {n for n in names if n.startswith(("hftjax.learner", "hftjax.data"))}, file
+
+
+def test_the_baselines_key_streams_follow_every_sub_agents():
+    from hftjax.baselines.config import SUBAGENT_STREAMS
+    from hftjax.subagent import AGENTS
+
+    assert SUBAGENT_STREAMS == len(AGENTS)

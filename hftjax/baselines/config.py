@@ -14,6 +14,7 @@ from hftjax.options import HOST, TRACED, check_fields, option
 from hftjax.strategies import LEARNED as BASELINES
 
 DQN_FAMILY = ("dqn", "ddqn", "cdqnrp")
+SUBAGENT_STREAMS = 6  # member key streams 0-5 are the six sub-agents'; the baselines' follow them
 
 
 @dataclasses.dataclass(frozen=True)

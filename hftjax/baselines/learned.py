@@ -22,13 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hftjax.baselines.config import BASELINES, BaselineConfig, DQN_FAMILY
+from hftjax.baselines.config import BASELINES, DQN_FAMILY, SUBAGENT_STREAMS, BaselineConfig
 from hftjax.env.config import EnvConfig
 from hftjax.env.params import LEVELS
+from hftjax.learner.config import LearnerConfig, traced_names
 from hftjax.learner.layers import Linear
 from hftjax.learner.population import PopulationTrainer, member_keys, population
 from hftjax.sharding import Placement
-from hftjax.subagent import AGENTS, HPARAMS, SubAgentConfig
 
 
 class MLPQNet(nn.Module):
@@ -49,16 +49,17 @@ def whole_chunks(labels: dict) -> np.ndarray:
     return np.sort(np.concatenate([np.asarray(ids, np.int64) for ids in labels["slope"]["chunks"].values()]))
 
 
-def build_baselines(cfg: BaselineConfig, learner: SubAgentConfig, levels: int, train_labels: dict, valid_labels: dict):
+def build_baselines(cfg: BaselineConfig, learner: LearnerConfig, levels: int, train_labels: dict, valid_labels: dict):
     """(setup, spec, members) of the DQN-family algorithms x seeds: one population, one compile."""
     chunk_len = train_labels["chunk_len"]
     train_ids, valid_ids = whole_chunks(train_labels), whole_chunks(valid_labels)
     followed = np.isin(train_ids + 1, train_ids)  # a late window stays inside whole data
     late = int(cfg.window_jitter * chunk_len) * followed
-    base = {k: getattr(learner, k) for k in HPARAMS}
+    base = {k: getattr(learner, k) for k in traced_names(learner)}
     members, train, valid, jitter = [], [], [], []
     for algorithm in (a for a in cfg.algorithms if a in DQN_FAMILY):
         for seed in learner.seeds:
+            # the sub-agents' options without their teacher-KL weight (alpha)
             members.append({"agent": algorithm, "seed": int(seed), **base, "alpha": 0.0,
                             "double": float(algorithm == "ddqn")})
             train.append(train_ids * chunk_len)
@@ -69,10 +70,11 @@ def build_baselines(cfg: BaselineConfig, learner: SubAgentConfig, levels: int, t
     return setup, spec, members
 
 
-def baseline_keys(members: list[dict]):
-    return member_keys(members, BASELINES, HPARAMS, offset=len(AGENTS))
+def baseline_keys(learner: LearnerConfig, members: list[dict]):
+    return member_keys(members, BASELINES, traced_names(learner), offset=SUBAGENT_STREAMS)
 
 
-def dqn_trainer(cfg: BaselineConfig, learner: SubAgentConfig, env: EnvConfig, data_dir: str | Path,
+def dqn_trainer(cfg: BaselineConfig, learner: LearnerConfig, env: EnvConfig, data_dir: str | Path,
                 placement: Placement = Placement()) -> PopulationTrainer:
-    return PopulationTrainer(env, data_dir, functools.partial(build_baselines, cfg, learner), baseline_keys, placement)
+    return PopulationTrainer(env, data_dir, functools.partial(build_baselines, cfg, learner),
+                             functools.partial(baseline_keys, learner), placement)

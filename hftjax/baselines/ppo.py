@@ -27,13 +27,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from hftjax.baselines.config import BASELINES, BaselineConfig
+from hftjax.baselines.config import BASELINES, BaselineConfig, SUBAGENT_STREAMS
 from hftjax.baselines.learned import whole_chunks
 from hftjax.env.config import EnvConfig
 from hftjax.env.core import EnvState, observe_rows, random_start_state, step
 from hftjax.env.market import MarketData
 from hftjax.env.params import LEVELS, TradingSettings
 from hftjax.learner.chunk_epoch import chunk_params
+from hftjax.learner.config import LearnerConfig
 from hftjax.learner.members import Setup, keep_best, padded
 from hftjax.learner.optimizer import make_optimizer, set_learning_rate
 from hftjax.learner.population import PopulationTrainer
@@ -41,7 +42,6 @@ from hftjax.learner.stats import update_metrics
 from hftjax.learner.validation import validate as validate_chunks
 from hftjax.options import compiled_part
 from hftjax.sharding import Placement
-from hftjax.subagent import AGENTS, SubAgentConfig
 
 
 class ActorCritic(nn.Module):
@@ -130,13 +130,13 @@ class Rollout:
     done: jax.Array          # (T, N) bool
 
 
-def ppo_hparams(cfg: BaselineConfig, learner: SubAgentConfig, count: int) -> PPOHParams:
+def ppo_hparams(cfg: BaselineConfig, learner: LearnerConfig, count: int) -> PPOHParams:
     values = {"lr": cfg.ppo_lr, "gamma": learner.gamma, "gae_lambda": cfg.ppo_gae_lambda, "clip": cfg.ppo_clip,
               "entropy": cfg.ppo_entropy, "value": cfg.ppo_value}
     return PPOHParams(**{k: jnp.full((count,), v, jnp.float32) for k, v in values.items()})
 
 
-def build_ppo(cfg: BaselineConfig, learner: SubAgentConfig, levels: int, chunk_len: int,
+def build_ppo(cfg: BaselineConfig, learner: LearnerConfig, levels: int, chunk_len: int,
               train_starts, valid_starts) -> tuple[PPOSetup, PPOSpec, list[dict]]:
     """(setup, spec, members): one member per seed, on every whole training chunk."""
     members = [{"agent": "ppo", "seed": int(s)} for s in learner.seeds]
@@ -155,7 +155,7 @@ def build_ppo(cfg: BaselineConfig, learner: SubAgentConfig, levels: int, chunk_l
 
 
 def ppo_keys(members: list[dict]) -> jax.Array:
-    return jnp.stack([jax.random.fold_in(jax.random.key(m["seed"]), len(AGENTS) + BASELINES.index("ppo"))
+    return jnp.stack([jax.random.fold_in(jax.random.key(m["seed"]), SUBAGENT_STREAMS + BASELINES.index("ppo"))
                       for m in members])
 
 
@@ -264,7 +264,7 @@ def validate(setup: PPOSetup, state: PPOState, spec: PPOSpec, market: MarketData
     return keep_best(state, score, spec.num_valid > 0), score
 
 
-def build(cfg: BaselineConfig, learner: SubAgentConfig, levels: int, train_labels: dict, valid_labels: dict):
+def build(cfg: BaselineConfig, learner: LearnerConfig, levels: int, train_labels: dict, valid_labels: dict):
     chunk_len = train_labels["chunk_len"]
     return build_ppo(cfg, learner, levels, chunk_len, whole_chunks(train_labels) * chunk_len,
                      whole_chunks(valid_labels) * chunk_len)
@@ -273,7 +273,7 @@ def build(cfg: BaselineConfig, learner: SubAgentConfig, levels: int, train_label
 class PPOTrainer(PopulationTrainer):
     """The seeds' PPO members, trained and validated by one jitted call each per epoch."""
 
-    def __init__(self, cfg: BaselineConfig, learner: SubAgentConfig, env: EnvConfig, data_dir,
+    def __init__(self, cfg: BaselineConfig, learner: LearnerConfig, env: EnvConfig, data_dir,
                  placement: Placement = Placement()):
         super().__init__(env, data_dir, functools.partial(build, cfg, learner), ppo_keys, placement)
 

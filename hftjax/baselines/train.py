@@ -13,10 +13,10 @@ from hftjax.baselines.learned import MLPQNet, dqn_trainer
 from hftjax.baselines.ppo import ActorCritic, PPOTrainer
 from hftjax.env.config import EnvConfig
 from hftjax.learner.checkpoint import restore_best
+from hftjax.learner.config import LearnerConfig
 from hftjax.learner.population import train_population
 from hftjax.provenance import check_trained_on
 from hftjax.sharding import Placement
-from hftjax.subagent import SubAgentConfig
 
 # population name -> (its algorithms among a config's, its trainer, its network)
 FAMILIES = {
@@ -25,7 +25,7 @@ FAMILIES = {
 }
 
 
-def train_baselines(cfg: BaselineConfig, learner: SubAgentConfig, data_dir: str | Path, run_dir: str | Path, *,
+def train_baselines(cfg: BaselineConfig, learner: LearnerConfig, data_dir: str | Path, run_dir: str | Path, *,
                     env: EnvConfig = EnvConfig(), progress: bool = True, placement: Placement = Placement(),
                     resume: Callable[[str], int | None] = lambda family: None) -> list[tuple[object, object]]:
     """Train (or resume) every learned baseline of ``cfg`` into ``run_dir``; returns each

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 from hftjax.hyper.memory import CAPACITY, TOP_K
-from hftjax.options import COMMON_RULES, HOST, TRACED, check, check_fields, option, read_options
+from hftjax.learner.config import LEARNER_RULES, LearnerConfig
+from hftjax.options import HOST, TRACED, check, option, read_options
 
 RULES = {
-    **COMMON_RULES,
+    **LEARNER_RULES,
     "top_k": (lambda v: v >= 1, "an integer >= 1"),
     "alpha_memory": (lambda v: v >= 0, "a number >= 0"),
     "beta": (lambda v: v >= 0, "a number >= 0"),
@@ -19,19 +20,14 @@ RULES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class HyperConfig:
-    epochs: int = option(15, HOST)
+class HyperConfig(LearnerConfig):
     steps_per_iteration: int = option(512)       # env steps between update bursts (and memory re-encodings)
-    updates_per_iteration: int = option(10)
-    batch_size: int = option(512)
-    buffer_size: int = option(1_000_000)
     learning_starts: int = option(512)
     hidden: int = option(32)
     memory: bool = option(True)                  # False: the no-memory ablation (alpha_memory term dropped)
     context: bool = option(True)                 # False: the no-context-conditioning ablation
     memory_capacity: int = option(CAPACITY)
     top_k: int = option(TOP_K)
-    grad_clip: float = option(1.0)
     # which epoch is kept: the best validation return rate (the reference), or the best validation
     # ASR (Sharpe): risk-adjusted, and a losing policy no longer beats only by trading less
     select_on: str = option("return")
@@ -40,25 +36,16 @@ class HyperConfig:
     routing: str = option("soft")                # acting greedily: "hard" follows the highest-weight member alone (trained soft)
     decision_interval: int = option(1)           # acting greedily: change position only at rows divisible by this
     seed_vote: bool = option(False, HOST)        # evaluating: every seed follows the seeds' majority (ties keep the position)
-    warn_loss_above: float = option(1e6, HOST)   # a mean epoch loss above this warns (non-finite stops training)
-    # per-seed hyper-parameters (pytree leaves: one compile covers a sweep)
-    lr: float = option(1e-4, TRACED)
-    gamma: float = option(0.99, TRACED)
-    tau: float = option(0.005, TRACED)
+    # per-seed hyper-parameters beside the shared lr, gamma and tau
     alpha_memory: float = option(0.5, TRACED, leaf="memory_weight")
     beta: float = option(5.0, TRACED, leaf="kl_weight")  # KL-to-teacher weight (paper: 1 for DOT)
     epsilon_start: float = option(0.7, TRACED)
     epsilon_end: float = option(0.3, TRACED)
     epsilon_decay_epochs: float = option(5.0, TRACED)
-    seeds: tuple[int, ...] = option((0,), HOST)
 
     def __post_init__(self):
-        check_fields(self, RULES)
-        check("buffer_size", self.buffer_size, lambda v: v >= self.batch_size, f"an integer >= batch_size ({self.batch_size})")
+        self.check(RULES)
         check("memory_capacity", self.memory_capacity, lambda v: v >= self.top_k, f"an integer >= top_k ({self.top_k})")
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def load_hyper_config(path=None, overrides=(), **preset) -> HyperConfig:

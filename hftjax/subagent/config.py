@@ -13,14 +13,15 @@ import dataclasses
 import itertools
 from pathlib import Path
 
-from hftjax.options import COMMON_RULES, HOST, TRACED, check, check_fields, option, read_options, role
+from hftjax.learner.config import LEARNER_RULES, LearnerConfig, traced_names
+from hftjax.options import HOST, TRACED, check, option, read_options
 from hftjax.subagent.network import DUELING_MEANS
 
 AGENTS = ("slope_1", "slope_2", "slope_3", "vol_1", "vol_2", "vol_3")
 REFERENCE_ALPHA = {"slope_1": 1.0, "slope_2": 4.0, "slope_3": 0.0, "vol_1": 4.0, "vol_2": 1.0, "vol_3": 1.0}
 FAST_ENVS = 16
 RULES = {
-    **COMMON_RULES,
+    **LEARNER_RULES,
     "mode": (lambda v: v in ("faithful", "fast"), "'faithful' or 'fast'"),
     "num_envs": (lambda v: v >= 1, "an integer >= 1"),
     "dueling_mean": (lambda v: v in DUELING_MEANS, f"one of {', '.join(DUELING_MEANS)}"),
@@ -31,37 +32,22 @@ RULES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class SubAgentConfig:
+class SubAgentConfig(LearnerConfig):
     mode: str = option("faithful")
-    epochs: int = option(15, HOST)
     num_envs: int = option(1)                    # parallel episodes per member (fast mode: 16)
-    steps_per_iteration: int = option(100)       # env steps per episode slot between update bursts
-    updates_per_iteration: int = option(10)
-    batch_size: int = option(512)                # fast mode: 512 * num_envs
-    buffer_size: int = option(1_000_000)
-    learning_starts: int = option(513)           # updates start once more transitions than this are stored
-    hidden: int = option(64)
     dueling_mean: str = option("sample")         # "batch" reproduces the reference
     adapter: bool = option(True)                 # False: the paper's no-adapter ablation
-    grad_clip: float = option(1.0)
-    warn_loss_above: float = option(1e6, HOST)   # a mean epoch loss above this warns (non-finite stops training)
-    # per-member hyper-parameters (pytree leaves: one compile covers a sweep)
-    lr: float = option(1e-4, TRACED)
-    gamma: float = option(0.99, TRACED)
-    tau: float = option(0.005, TRACED)
     alpha: float | None = option(None, TRACED, leaf="kl_weight")  # None: REFERENCE_ALPHA per agent
     epsilon_start: float = option(0.5, TRACED)
     epsilon_end: float = option(0.1, TRACED)
     epsilon_decay_epochs: float = option(5.0, TRACED)
     # population
     agents: tuple[str, ...] = option(AGENTS, HOST)
-    seeds: tuple[int, ...] = option((0,), HOST)
     sweep: tuple[tuple[str, tuple[float, ...]], ...] = option((), HOST)  # (("lr", (1e-4, 3e-4)), ...)
 
     def __post_init__(self):
-        check_fields(self, RULES)
+        self.check(RULES)
         check("num_envs", self.num_envs, lambda v: self.mode == "fast" or v == 1, "1 unless mode=fast")
-        check("buffer_size", self.buffer_size, lambda v: v >= self.batch_size, f"an integer >= batch_size ({self.batch_size})")
         for name, values in self.sweep:
             check("sweep", name, lambda k: k in HPARAMS, f"one of {', '.join(HPARAMS)}")
             check(f"sweep.{name}", values, bool, "a non-empty list")
@@ -81,12 +67,9 @@ class SubAgentConfig:
             out.append({"agent": agent, "seed": int(seed), **{k: float(v) for k, v in hp.items()}})
         return out
 
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 # the per-member hyper-parameters, in the order member keys fold them in
-HPARAMS = tuple(f.name for f in dataclasses.fields(SubAgentConfig) if role(f) == TRACED)
+HPARAMS = traced_names(SubAgentConfig)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), **preset) -> SubAgentConfig:
