@@ -56,7 +56,7 @@ def evaluate(run_dir: str | Path, split: str = "test", *, progress: bool = True)
 
 def _single_rollouts(run, split: str):
     market, tables = run.market(split)
-    return jax.tree.map(np.asarray, baseline_rollouts(run.setup, tables, market, run.evaluation_trading))
+    return jax.tree.map(np.asarray, mix_and_single_rollouts(run.setup, tables, market, run.evaluation_trading))
 
 
 def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
@@ -117,7 +117,7 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     advance("learned baselines")
     for net, members, params in load_baselines(run.subagents.run_dir):
         market, _ = run.market(split)
-        b_actions, b_rewards, b_acc = jax.tree.map(np.asarray, learned_rollouts(net, params, market, run.evaluation_trading))
+        b_actions, b_rewards, b_acc = jax.tree.map(np.asarray, learned_baseline_rollouts(net, params, market, run.evaluation_trading))
         for algorithm in dict.fromkeys(m["agent"] for m in members):
             rows = [i for i, m in enumerate(members) if m["agent"] == algorithm]
             metrics[algorithm] = _summary(scored(b_actions[rows], b_rewards[rows], b_acc["required_money"][rows],
@@ -148,7 +148,7 @@ def run_metrics(actions, rewards, required, close, fee, max_holding, levels):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def learned_rollouts(net, params, market, trading):
+def learned_baseline_rollouts(net, params, market, trading):
     """Greedy whole-split runs of the learned baselines (params stacked over members)."""
     def one(p):
         return greedy_rollout(lambda obs: net.apply(p, obs.single, obs.trend, obs.prev_action), market, trading, net.levels)
@@ -164,7 +164,7 @@ def mixing_weights(setup, params, market, actions):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def baseline_rollouts(setup, tables, market, trading):
+def mix_and_single_rollouts(setup, tables, market, trading):
     """Per seed: the equal-weight mix of the six sub-agents, and each sub-agent alone."""
     def one(table):
         equal = greedy_rollout(lambda obs: table[obs.row, obs.prev_action].mean(axis=1), market, trading, setup.levels)

@@ -13,7 +13,7 @@ import pytest
 from tests.support import SHARED_DATA, shared_file
 
 from hftjax.data import (align_book, load_market, read_binance_klines, read_input, read_ohlcv,
-                         read_shared, read_tardis_book, validate, validate_book)
+                         read_staged, read_tardis_book, validate, validate_book)
 from hftjax.data.table import OHLCV, book_columns
 from hftjax.errors import DataError
 
@@ -254,14 +254,14 @@ def test_every_shared_parquet_reads_and_validates():
 def test_shared_null_volume_is_a_clear_error():
     path = shared_file(NULL_VOLUME)
     with pytest.raises(DataError, match="NaN or null") as err:
-        validate(read_shared(path), file=str(path))
+        validate(read_staged(path), file=str(path))
     assert (err.value.file, err.value.row, err.value.column) == (str(path), 0, "volume")
     with pytest.raises(DataError, match="NaN or null"):
         load_market([path])
 
 
 def test_shared_coinbase_book():
-    book = read_shared(shared_file(COINBASE))
+    book = read_staged(shared_file(COINBASE))
     assert list(book) == ["timestamp", *book_columns(15)]
     assert np.all(book["timestamp"] % 60_000 < 10_000)  # snapshots fall a few seconds past the minute
     assert np.all(book["bid1_price"] <= book["ask1_price"])
@@ -275,7 +275,7 @@ def test_shared_coinbase_book():
 
 def test_shared_seq_book_uses_one_second_clock():
     path = shared_file(SEQ_BOOK)
-    book = read_shared(path)
+    book = read_staged(path)
     assert list(book) == ["timestamp", *book_columns(5)]
     seq = pq.read_table(path, columns=["seq"])["seq"].to_numpy()
     np.testing.assert_array_equal(book["timestamp"], seq * 1000)

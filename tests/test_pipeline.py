@@ -265,7 +265,7 @@ def test_one_compile_covers_hyper_settings(smoke_run):
     from hftjax.env import EnvConfig
     from hftjax.hyper.agent import hyper_epoch
     from hftjax.hyper.artifacts import load_subagents
-    from hftjax.hyper.trainer import HyperRun
+    from hftjax.hyper.trainer import HyperTrainer
 
     @functools.partial(jax.jit, static_argnums=0)
     @chex.assert_max_traces(n=1)
@@ -277,8 +277,8 @@ def test_one_compile_covers_hyper_settings(smoke_run):
     smoke = PRESETS["smoke"]["hyper"]
     changed = {"lr": 3e-3, "gamma": 0.9, "beta": 1.0, "alpha_memory": 0.1, "epsilon_start": 0.9,
                "epsilon_end": 0.1, "epsilon_decay_epochs": 2.0}
-    runs = [HyperRun(subagents, load_hyper_config(**smoke)),
-            HyperRun(dataclasses.replace(subagents, env=EnvConfig(fee=5e-4, max_holding=0.5)),
+    runs = [HyperTrainer(subagents, load_hyper_config(**smoke)),
+            HyperTrainer(dataclasses.replace(subagents, env=EnvConfig(fee=5e-4, max_holding=0.5)),
                      load_hyper_config(**{**smoke, **changed}))]
     assert runs[0].setup == runs[1].setup
     losses = []
@@ -293,9 +293,9 @@ def test_hyper_epochs_share_one_compiled_program(smoke_run):
     """The first epoch (from the fresh state) and the next ones (from an epoch's output) hit the
     same compiled program: a fresh state that differed (uncommitted arrays) recompiled it once."""
     from hftjax.hyper.artifacts import load_subagents
-    from hftjax.hyper.trainer import HyperRun, hyper_train_epoch
+    from hftjax.hyper.trainer import HyperTrainer, hyper_train_epoch
 
-    run = HyperRun(load_subagents(smoke_run), load_hyper_config(**PRESETS["smoke"]["hyper"]))
+    run = HyperTrainer(load_subagents(smoke_run), load_hyper_config(**PRESETS["smoke"]["hyper"]))
     state, _ = run.epoch(run.init())
     compiled = hyper_train_epoch._cache_size()
     run.epoch(state)
@@ -423,14 +423,14 @@ def test_decision_interval_changes_position_only_on_its_rows(smoke_run):
 
 def test_seed_vote_follows_the_majority(smoke_run):
     from hftjax.hyper.artifacts import load_hyper
-    from hftjax.hyper.trainer import HyperRun, seed_votes
+    from hftjax.hyper.trainer import HyperTrainer, seed_votes
 
     q = np.zeros((3, 1, 2, 2), np.float32)  # three seeds, one row, from flat / from long
     q[0, 0, :, 1] = q[1, 0, :, 1] = 1.0     # two seeds go long from either level, one stays flat
     np.testing.assert_array_equal(np.argmax(np.asarray(seed_votes(q)), -1), [[1, 1]])
     np.testing.assert_array_equal(np.argmax(np.asarray(seed_votes(q[1:])), -1), [[0, 1]])  # a tie keeps the position
     state, run = load_hyper(smoke_run)
-    three = HyperRun(run.subagents, dataclasses.replace(run.cfg, seeds=(0, 1, 2)))  # seeds 1, 2 mix seed 0's sub-agents
+    three = HyperTrainer(run.subagents, dataclasses.replace(run.cfg, seeds=(0, 1, 2)))  # seeds 1, 2 mix seed 0's sub-agents
     other = jax.tree.map(lambda x: x * 0.5, state.best_params)  # a third seed that disagrees somewhere
     params = jax.tree.map(lambda a, b: np.concatenate([a, a, b]), state.best_params, other)
     voted = np.asarray(three.acting(seed_vote=True).rollout(params, "valid")[0])

@@ -118,7 +118,7 @@ def test_sharded_hyper_training_equals_one_device(data_dir, tmp_path):
     from hftjax.env.config import EnvConfig
     from hftjax.hyper.artifacts import load_subagents
     from hftjax.hyper.config import load_hyper_config
-    from hftjax.hyper.trainer import HyperRun
+    from hftjax.hyper.trainer import HyperTrainer
     from hftjax.subagent.config import load_config
     from hftjax.subagent.run import train_subagents
 
@@ -128,7 +128,7 @@ def test_sharded_hyper_training_equals_one_device(data_dir, tmp_path):
                                        "learning_starts=50"])
     results = []
     for placement in (Placement(), Placement.over(2)):
-        run = HyperRun(load_subagents(tmp_path), cfg, placement)
+        run = HyperTrainer(load_subagents(tmp_path), cfg, placement)
         results.append(run.epoch(run.init()))
     assert devices_of(results[1][0].params) == 2
     # a whole epoch of the hyper-agent feeds its own outputs back (memory targets, Q_mix from the

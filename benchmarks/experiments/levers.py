@@ -62,7 +62,7 @@ LEVERS = {
 
 
 def trained(window: Path, options: dict | None):
-    """(state, HyperRun) of the window's hyper-agent, or of one retrained with ``options``
+    """(state, HyperTrainer) of the window's hyper-agent, or of one retrained with ``options``
     (trained once, then reused)."""
     if options is None:
         return load_hyper(window)

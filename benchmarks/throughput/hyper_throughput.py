@@ -18,7 +18,7 @@ import numpy as np
 from benchmarks.common import HERE, record
 from hftjax.hyper.artifacts import load_subagents
 from hftjax.hyper.config import load_hyper_config
-from hftjax.hyper.trainer import HyperRun
+from hftjax.hyper.trainer import HyperTrainer
 from hftjax.prepare import PrepareConfig, prepare
 from hftjax.progress import bar
 from hftjax.subagent.config import load_config
@@ -30,7 +30,7 @@ EPOCHS = 15
 
 
 def time_epoch(run_dir: Path, overrides: dict) -> dict:
-    run = HyperRun(load_subagents(run_dir), load_hyper_config(**overrides))
+    run = HyperTrainer(load_subagents(run_dir), load_hyper_config(**overrides))
     state = run.init()
     state, _ = run.epoch(state)  # compile
     jax.block_until_ready(state.params)

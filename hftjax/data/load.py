@@ -15,7 +15,7 @@ from hftjax.data.binance import is_kline_header, read_binance_klines
 from hftjax.data.gaps import apply_gap_policy, check_gap_options
 from hftjax.data.ohlcv import is_parquet, read_ohlcv
 from hftjax.data.parse import compression_of, peek_fields
-from hftjax.data.shared import read_shared, shared_layout
+from hftjax.data.staged import read_staged, staged_layout
 from hftjax.data.table import MINUTE_MS, Table, concat, num_rows, take
 from hftjax.data.tardis import align_book, is_tardis_header, read_tardis_book
 from hftjax.data.validate import suspicious_bars, valid_rows, validate_book
@@ -36,7 +36,7 @@ def read_input(path) -> Table:
             names = pq.read_schema(path).names
         except (OSError, pa.ArrowException) as e:
             raise DataError(f"cannot read Parquet: {e}", file=str(path)) from None
-        return read_shared(path) if shared_layout(names) else read_ohlcv(path)
+        return read_staged(path) if staged_layout(names) else read_ohlcv(path)
     fields = peek_fields(path)
     if is_tardis_header(fields):
         return read_tardis_book(path)

@@ -15,7 +15,7 @@ import numpy as np
 from hftjax.env.config import EnvConfig
 from hftjax.errors import ConfigError, RunDirError
 from hftjax.hyper.config import HyperConfig
-from hftjax.hyper.trainer import HyperRun
+from hftjax.hyper.trainer import HyperTrainer
 from hftjax.learner.checkpoint import Checkpoints, restore_best
 from hftjax.provenance import check_sources, check_trained_on
 from hftjax.rundir import marked
@@ -23,7 +23,7 @@ from hftjax.subagent import AGENTS, SubAgentConfig
 
 
 @dataclasses.dataclass(frozen=True)
-class SubAgentRun:
+class TrainedSubAgents:
     run_dir: Path
     cfg: SubAgentConfig
     env: EnvConfig
@@ -40,7 +40,7 @@ class SubAgentRun:
         return jax.tree.map(lambda x: jnp.asarray(x)[np.array(index)], self.best_params)
 
 
-def load_subagents(run_dir: str | Path) -> SubAgentRun:
+def load_subagents(run_dir: str | Path) -> TrainedSubAgents:
     run_dir = Path(run_dir)
     if not (run_dir / "subagents.json").exists():
         raise RunDirError(run_dir, "has no trained sub-agents (subagents.json missing): run "
@@ -53,7 +53,7 @@ def load_subagents(run_dir: str | Path) -> SubAgentRun:
     missing = set(AGENTS) - {m["agent"] for m in meta["members"]}
     if missing:
         raise ConfigError("agents", f"the hyper-agent needs all six sub-agents; missing {sorted(missing)}")
-    return SubAgentRun(run_dir=run_dir, cfg=SubAgentConfig(**meta["config"]), env=EnvConfig(**meta["env"]),
+    return TrainedSubAgents(run_dir=run_dir, cfg=SubAgentConfig(**meta["config"]), env=EnvConfig(**meta["env"]),
                        members=meta["members"], data_dir=data_dir, best_params=best["best_params"],
                        dataset_sha256=meta.get("dataset_sha256"))
 
@@ -80,7 +80,7 @@ def first_missing_stage(run_dir: Path) -> str:
     return f"train it with hftjax train-hyper {run_dir}"
 
 
-def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperRun]:
+def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperTrainer]:
     """The trained hyper-agent population (latest checkpoint) of a directory ``train-hyper`` wrote."""
     hyper_dir = Path(hyper_dir)
     if not (hyper_dir / "hyper.json").exists():
@@ -90,7 +90,7 @@ def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperRun]:
     if meta.get("dataset_sha256") not in (None, subagents.dataset_sha256):
         raise RunDirError(hyper_dir, "holds a hyper-agent trained over sub-agents of another dataset (they were "
                                      f"retrained since); retrain it: hftjax train-hyper {hyper_dir / meta['subagents']}")
-    run = HyperRun(subagents, HyperConfig(**meta["config"]))
+    run = HyperTrainer(subagents, HyperConfig(**meta["config"]))
     checkpoints = Checkpoints(hyper_dir / "hyper_checkpoints")
     try:
         if checkpoints.latest_epoch() is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hftjax.hyper.artifacts import load_subagents
 from hftjax.hyper.config import HyperConfig
-from hftjax.hyper.trainer import HyperRun
+from hftjax.hyper.trainer import HyperTrainer
 from hftjax.io import write_json
 from hftjax.learner.loop import Loop, run_loop
 from hftjax.rundir import claim_run_dir, run_lock
@@ -22,11 +22,11 @@ from hftjax.sharding import Placement
 
 def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, out: str | Path | None = None,
                 stop_after: int | None = None, resume_from: int | None = None,
-                progress: bool = True, placement: Placement = Placement()) -> tuple[object, HyperRun]:
+                progress: bool = True, placement: Placement = Placement()) -> tuple[object, HyperTrainer]:
     """Train (or resume) the hyper-agent over the sub-agents of ``run_dir``, writing into ``out``
     (default: ``run_dir`` itself; another directory keeps an ablation beside the main result)."""
     subagents = load_subagents(run_dir)
-    run = HyperRun(subagents, cfg, placement)
+    run = HyperTrainer(subagents, cfg, placement)
     out = claim_run_dir(run_dir if out is None else out)
     with run_lock(out):
         loop = Loop("hyper-agent", out / "hyper_checkpoints", out / "hyper_log.jsonl",

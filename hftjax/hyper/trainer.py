@@ -24,8 +24,8 @@ from hftjax.sharding import Placement, host_values
 from hftjax.subagent import subagent_net
 
 
-class HyperRun:
-    """Everything the hyper-agent of ``cfg`` needs from a sub-agent run (``hyper.artifacts.SubAgentRun``)."""
+class HyperTrainer:
+    """Everything the hyper-agent of ``cfg`` needs from a sub-agent run (``hyper.artifacts.TrainedSubAgents``)."""
 
     def __init__(self, subagents, cfg: HyperConfig, placement: Placement = Placement()):
         self.subagents = subagents
@@ -40,7 +40,7 @@ class HyperRun:
         self.sub_net = subagent_net(subagents.cfg, self.env.levels)
         self._markets: dict = {}
 
-    def acting(self, **options) -> HyperRun:
+    def acting(self, **options) -> HyperTrainer:
         """This run acting otherwise (``routing``, ``decision_interval``, ``seed_vote``): the same
         members and Q tables, so levers on acting are compared without retraining."""
         other = copy.copy(self)  # shares the computed markets

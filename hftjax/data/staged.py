@@ -22,7 +22,7 @@ from hftjax.errors import DataError
 SEQ_PERIOD_MS = 1000
 
 
-def shared_layout(names) -> str | None:
+def staged_layout(names) -> str | None:
     """``"ohlcv"``, ``"coinbase"``, ``"seq"`` or None for the column names of a Parquet file."""
     names = set(names)
     if {"timestamp", "midpoint", "bids_distance_0", "bids_notional_0"} <= names:
@@ -34,10 +34,10 @@ def shared_layout(names) -> str | None:
     return None
 
 
-def read_shared(path) -> Table:
+def read_staged(path) -> Table:
     """Bar table (OHLCV layout) or book table (the two book layouts) of a shared Parquet file."""
     file = str(path)
-    layout = shared_layout(pq.read_schema(path).names)
+    layout = staged_layout(pq.read_schema(path).names)
     if layout == "ohlcv":
         return read_ohlcv(path)
     if layout == "coinbase":
