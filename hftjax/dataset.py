@@ -1,5 +1,5 @@
 """A prepared dataset (``hftjax prepare``'s output) read for learning and evaluation: each split as
-device-resident ``MarketData`` with its Q-teacher (cached in the dataset's ``teacher/``), features
+device-resident ``MarketData`` with its Q-teacher (cached in the run directory's ``teacher/``), features
 scaled by the training split's statistics, and the position sizes that ``EnvConfig`` resolves
 against the training split's mean close (its module docstring says why).
 
@@ -29,12 +29,13 @@ from hftjax.io import atomic_path
 
 
 def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: int = LEVELS,
-               episode: str = "chunk", teacher_fee: float = TEACHER_FEE,
-               gamma: float = TEACHER_GAMMA) -> tuple[MarketData, dict]:
+               episode: str = "chunk", teacher_fee: float = TEACHER_FEE, gamma: float = TEACHER_GAMMA,
+               teacher_cache: str | Path | None = None) -> tuple[MarketData, dict]:
     """MarketData of ``DIR/<split>.parquet`` and its labels file.
 
     ``episode="chunk"`` gives each chunk its own teacher (sub-agents); ``"split"`` makes the
-    whole split one episode (hyper-agent). The teacher is cached under ``DIR/teacher/``. A
+    whole split one episode (hyper-agent). The teacher is kept in ``teacher_cache`` (a run's
+    ``teacher/``, so the prepared dataset is only ever read) or, without one, computed afresh. A
     dataset prepared with ``normalize=zscore`` has its features scaled here, by the statistics
     fitted on its training split (``hftjax.features.normalize``).
     """
@@ -48,8 +49,9 @@ def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: 
     episode_len = labels["chunk_len"] if episode == "chunk" else len(close)
     stats = normalize.read(data_dir)  # the training split's, for every split
     block = lambda names: normalize.apply(np.column_stack([table[c].to_numpy() for c in names]), names, stats)  # noqa: E731
-    teacher = cached_episode_teacher(data_dir, f"{split}-{episode}", close, episode_len, fee=teacher_fee,
-                                     max_holding=max_holding, levels=levels, gamma=gamma)
+    teacher_options = {"fee": teacher_fee, "max_holding": max_holding, "levels": levels, "gamma": gamma}
+    teacher = (episode_teacher(close, episode_len, **teacher_options) if teacher_cache is None else
+               cached_episode_teacher(teacher_cache, f"{split}-{episode}", close, episode_len, **teacher_options))
     market = market_from_arrays(close, teacher, block(meta["columns"]["single"]),
                                 block(meta["columns"]["trend"]), block(meta["columns"]["context"]))
     return market, labels
@@ -78,12 +80,12 @@ def mean_close(data_dir: str | Path, split: str) -> float:
 
 
 def cached_episode_teacher(cache_dir: str | Path, name: str, close, episode_len: int, **kw) -> jax.Array:
-    """``episode_teacher`` stored as ``cache_dir/teacher/<name>-<key>.npy``; recomputed when absent."""
+    """``episode_teacher`` stored as ``cache_dir/<name>-<key>.npy``; recomputed when absent."""
     close = np.asarray(close, np.float64)
     spec = {"episode_len": episode_len, "rows": len(close), "close_sha": hashlib.sha256(close).hexdigest(),
             **{k: float(v) if isinstance(v, float) else v for k, v in sorted(kw.items())}}
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(cache_dir) / "teacher" / f"{name}-{key}.npy"
+    path = Path(cache_dir) / f"{name}-{key}.npy"
     if path.exists():
         return jnp.asarray(np.load(path))
     table = episode_teacher(close, episode_len, **kw)
@@ -110,10 +112,12 @@ def learning_holding(env: EnvConfig, data_dir) -> float:
     return env.learn_notional / mean_close(data_dir, "train")
 
 
-def load_market(env: EnvConfig, data_dir, split: str, episode: str = "chunk"):
-    """(MarketData, labels) of a prepared split, its teacher at the learning scale."""
+def load_market(env: EnvConfig, data_dir, split: str, episode: str = "chunk", run_dir=None):
+    """(MarketData, labels) of a prepared split, its teacher at the learning scale (kept in
+    ``RUN_DIR/teacher/`` when a run directory is given)."""
     return load_split(data_dir, split, max_holding=learning_holding(env, data_dir), levels=env.levels,
-                      episode=episode, teacher_fee=env.teacher_fee_rate(), gamma=env.teacher_gamma)
+                      episode=episode, teacher_fee=env.teacher_fee_rate(), gamma=env.teacher_gamma,
+                      teacher_cache=None if run_dir is None else Path(run_dir) / "teacher")
 
 
 def learning_settings(env: EnvConfig, data_dir) -> TradingSettings:

@@ -30,7 +30,7 @@ from hftjax.errors import ConfigError, RunDirError
 
 MARKER = ".hftjax"
 LOCK = ".lock"
-PREPARED_EXTRA = {MARKER, "manifest.json", "teacher", "normalization.json"}  # beside each split's .parquet and _labels.json
+PREPARED_EXTRA = {MARKER, "manifest.json", "normalization.json"}  # beside each split's .parquet and _labels.json
 
 _held: set[Path] = set()  # resolved directories whose lock this process holds
 

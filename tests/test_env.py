@@ -215,24 +215,28 @@ def test_bad_configs_name_the_option(small_params):
         q_teacher(close, max_holding=HOLD, levels=1)
 
 
-def test_load_split_caches_teacher_next_to_dataset(tmp_path):
+def test_load_split_keeps_the_teacher_in_the_given_cache_and_never_writes_the_dataset(tmp_path):
     from hftjax.cli import main
     from hftjax.dataset import load_split
 
     assert main(["synth", "--rows", "6000", "--seed", "2", "--out", str(tmp_path / "m.parquet")]) == 0
     assert main(["prepare", str(tmp_path / "m.parquet"), "--out", str(tmp_path / "d"), "--chunk-len", "360"]) == 0
-    market, labels = load_split(tmp_path / "d", "train", max_holding=HOLD)
+    before = sorted(p.name for p in (tmp_path / "d").iterdir())
+    cache = tmp_path / "run" / "teacher"
+    market, labels = load_split(tmp_path / "d", "train", max_holding=HOLD, teacher_cache=cache)
     table = pq.read_table(tmp_path / "d" / "train.parquet")
     assert market.single.shape == (table.num_rows, 36) and market.trend.shape[1] == 9
     np.testing.assert_array_equal(market.close, table["close"].to_numpy().astype(np.float32))
-    cached = list((tmp_path / "d" / "teacher").glob("train-chunk-*.npy"))
-    assert len(cached) == 1
+    assert len(list(cache.glob("train-chunk-*.npy"))) == 1
     expected = episode_teacher(table["close"].to_numpy(), labels["chunk_len"], max_holding=HOLD)
     np.testing.assert_array_equal(market.teacher, expected)
-    again, _ = load_split(tmp_path / "d", "train", max_holding=HOLD)
+    again, _ = load_split(tmp_path / "d", "train", max_holding=HOLD, teacher_cache=cache)
     np.testing.assert_array_equal(again.teacher, market.teacher)
+    uncached, _ = load_split(tmp_path / "d", "train", max_holding=HOLD)
+    np.testing.assert_array_equal(uncached.teacher, market.teacher)
     whole, _ = load_split(tmp_path / "d", "valid", max_holding=HOLD, episode="split")
     assert whole.teacher.shape[0] == whole.close.shape[0] and whole.teacher[:-1].any()
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == before  # the prepared dataset is only read
 
 
 def test_teacher_fee_names_resolve_against_the_oracle(tmp_path):

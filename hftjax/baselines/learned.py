@@ -75,6 +75,6 @@ def baseline_keys(learner: LearnerConfig, members: list[dict]):
 
 
 def dqn_trainer(cfg: BaselineConfig, learner: LearnerConfig, env: EnvConfig, data_dir: str | Path,
-                placement: Placement = Placement()) -> PopulationTrainer:
+                placement: Placement = Placement(), run_dir: str | Path | None = None) -> PopulationTrainer:
     return PopulationTrainer(env, data_dir, functools.partial(build_baselines, cfg, learner),
-                             functools.partial(baseline_keys, learner), placement)
+                             functools.partial(baseline_keys, learner), placement, run_dir)

@@ -274,8 +274,8 @@ class PPOTrainer(PopulationTrainer):
     """The seeds' PPO members, trained and validated by one jitted call each per epoch."""
 
     def __init__(self, cfg: BaselineConfig, learner: LearnerConfig, env: EnvConfig, data_dir,
-                 placement: Placement = Placement()):
-        super().__init__(env, data_dir, functools.partial(build, cfg, learner), ppo_keys, placement)
+                 placement: Placement = Placement(), run_dir=None):
+        super().__init__(env, data_dir, functools.partial(build, cfg, learner), ppo_keys, placement, run_dir)
 
     def init(self):
         return population_init(self.setup, self.keys(), self.spec, self.train_market, self.trading)

@@ -35,7 +35,7 @@ def train_baselines(cfg: BaselineConfig, learner: LearnerConfig, data_dir: str |
         algorithms = chosen(cfg)
         if algorithms:
             done.append(train_population(
-                name, f"{'/'.join(a.upper() for a in algorithms)} baseline", lambda: make(cfg, learner, env, data_dir, placement),
+                name, f"{'/'.join(a.upper() for a in algorithms)} baseline", lambda run: make(cfg, learner, env, data_dir, placement, run),
                 {"baselines": cfg.to_json(), "learner": learner.to_json()},
                 [{"agent": a, "seed": s} for a in algorithms for s in learner.seeds], learner, env, data_dir, run_dir,
                 progress=progress, resume_from=resume(name)))

@@ -51,7 +51,8 @@ class HyperTrainer:
     def market(self, split: str):
         """(market, per-seed Q tables (S, T, K, A, K)) of a split, computed once."""
         if split not in self._markets:
-            market, _ = load_market(self.env, self.subagents.data_dir, split, episode="split")
+            market, _ = load_market(self.env, self.subagents.data_dir, split, episode="split",
+                                   run_dir=self.subagents.run_dir)
             tables = jnp.stack([sub_q_table(self.sub_net, jax.tree.map(lambda x: x[i], self.sub_params), market)
                                 for i in range(len(self.cfg.seeds))])
             self._markets[split] = (self.placement.replicated(market), self.placement.members(tables))

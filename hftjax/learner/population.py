@@ -86,11 +86,13 @@ def init_member(setup: Setup, key: jax.Array, hp: HParams, market: MarketData) -
 class PopulationTrainer:
     """Markets, population spec and the compiled epoch/validation functions of one run;
     ``build(levels, train_labels, valid_labels) -> (setup, spec, members)`` makes the members,
-    ``keys`` their random keys; ``placement`` spreads the members over devices."""
+    ``keys`` their random keys; ``placement`` spreads the members over devices; the teacher tables
+are kept in ``run_dir/teacher/`` when given."""
 
-    def __init__(self, env: EnvConfig, data_dir: str | Path, build, keys, placement: Placement = Placement()):
-        train_market, train_labels = load_market(env, data_dir, "train")
-        valid_market, valid_labels = load_market(env, data_dir, "valid")
+    def __init__(self, env: EnvConfig, data_dir: str | Path, build, keys, placement: Placement = Placement(),
+                 run_dir: str | Path | None = None):
+        train_market, train_labels = load_market(env, data_dir, "train", run_dir=run_dir)
+        valid_market, valid_labels = load_market(env, data_dir, "valid", run_dir=run_dir)
         self.train_market, self.valid_market, self.trading = placement.replicated(
             (train_market, valid_market, learning_settings(env, data_dir)))
         self.setup, spec, self.members = build(env.levels, train_labels, valid_labels)
@@ -154,7 +156,7 @@ def train_population(name: str, what: str, make_trainer, config: dict, ids: list
     run_dir = claim_run_dir(run_dir)
     with run_lock(run_dir):
         digest = dataset_digest(data_dir)  # before the data is read: what this population learns from
-        trainer = make_trainer()
+        trainer = make_trainer(run_dir)  # its teacher tables are kept in RUN_DIR/teacher/
         # the dataset is part of the checkpointed config: a resume on data prepared again is refused
         loop = Loop(what, run_dir / f"{name}_checkpoints", run_dir / f"{name}_log.jsonl",
                     {**config, "env": env.to_json(), "dataset_sha256": digest}, learner.epochs, ids,

@@ -19,8 +19,9 @@ from hftjax.subagent.population import build_population
 
 
 class SubAgentTrainer(PopulationTrainer):
-    def __init__(self, cfg: SubAgentConfig, env: EnvConfig, data_dir: str | Path, placement: Placement = Placement()):
-        super().__init__(env, data_dir, functools.partial(build_population, cfg), subagent_keys, placement=placement)
+    def __init__(self, cfg: SubAgentConfig, env: EnvConfig, data_dir: str | Path, placement: Placement = Placement(),
+                 run_dir: str | Path | None = None):
+        super().__init__(env, data_dir, functools.partial(build_population, cfg), subagent_keys, placement, run_dir)
 
 
 def subagent_keys(members: list[dict]):
@@ -38,6 +39,6 @@ def train_subagents(cfg: SubAgentConfig, data_dir: str | Path, run_dir: str | Pa
                     progress: bool = True, placement: Placement = Placement()) -> tuple[object, SubAgentTrainer]:
     """Train (or resume) the sub-agent population; ``stop_after`` ends after that many epochs in
     total (used to test resuming). Returns the final population state and the trainer."""
-    return train_population("subagents", "sub-agent", lambda: SubAgentTrainer(cfg, env, data_dir, placement), cfg.to_json(),
-                            member_ids(cfg), cfg, env, data_dir, run_dir, stop_after=stop_after,
+    return train_population("subagents", "sub-agent", lambda run: SubAgentTrainer(cfg, env, data_dir, placement, run),
+                            cfg.to_json(), member_ids(cfg), cfg, env, data_dir, run_dir, stop_after=stop_after,
                             resume_from=resume_from, progress=progress)
