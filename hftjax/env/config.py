@@ -19,8 +19,10 @@ with features scaled by the training split (``data.normalize=zscore``) the same 
 price level then learns the same actions (``tests/test_invariance.py``). ``max_holding`` given in
 coins overrides it (the ``paper-*`` presets: the reference's BTC 0.01, ETH 0.2, DOT and LTC 10).
 ``NOTIONAL`` = 500 USDT: the synthetic ETH-like demo's 0.2 coins are worth about 430, and
-``learn_notional=500`` is the real-market ablation's line that stopped cheap coins churning
-(``benchmarks/RESULTS.md``); it is not yet chosen over walk-forward windows.
+``learn_notional=500`` is the real-market ablation's line that stopped cheap coins churning. On 8
+walk-forward validation windows (2 per coin, 3 seeds, the hyper-agents' last epoch) 100 USDT
+scored 1.54 ASR below it [-2.81, -0.33], so 500 stays (table ``setting_choice_notional``; larger
+values are not measured yet).
 
 Learning scale. ``learn_notional`` None learns at the trading size; a number N makes every agent
 learn as if the top level were worth N quote units at the training split's mean close, whatever
