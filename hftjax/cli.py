@@ -64,7 +64,7 @@ def _train_subagents(args: argparse.Namespace) -> None:
 
 
 def _train_baselines(args: argparse.Namespace) -> None:
-    from hftjax.baselines.train import train_baselines
+    from hftjax.baselines.run import train_baselines
     from hftjax.rundir import first_unfinished
     from hftjax.run_config import load_run_config
 

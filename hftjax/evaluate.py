@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from hftjax.baselines.iv import COLUMN, iv_actions, split_imbalance
 from hftjax.baselines.macd import macd_actions
-from hftjax.baselines.train import load_baselines
+from hftjax.baselines.run import load_baselines
 from hftjax.dataset import split_columns, split_table
 from hftjax.diagnostics import agent_diagnostics, timing_percentile
 from hftjax.env.core import observe_rows

@@ -10,7 +10,7 @@ import json
 import logging
 from pathlib import Path
 
-from hftjax.baselines.train import train_baselines
+from hftjax.baselines.run import train_baselines
 from hftjax.errors import ConfigError, DataError, RunDirError
 from hftjax.evaluate import evaluate
 from hftjax.features import CONTEXT_WINDOW
