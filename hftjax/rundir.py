@@ -31,6 +31,7 @@ from hftjax.errors import ConfigError, RunDirError
 MARKER = ".hftjax"
 LOCK = ".lock"
 PREPARED_EXTRA = {MARKER, "manifest.json", "normalization.json"}  # beside each split's .parquet and _labels.json
+PREPARED_LEGACY = {"teacher"}  # the Q-teacher cache hftjax kept here before it moved beside the run
 
 _held: set[Path] = set()  # resolved directories whose lock this process holds
 
@@ -96,7 +97,7 @@ def check_prepare_out(out: str | os.PathLike, inputs) -> None:
     # outputs of hftjax before the mark carry hftjax_version in their manifest
     if splits is None or not (marked(out, "prepared") or "hftjax_version" in manifest):
         raise _foreign(out, "--out", "an earlier hftjax prepare output")
-    ours = PREPARED_EXTRA | {f"{s}.parquet" for s in splits} | {f"{s}_labels.json" for s in splits}
+    ours = PREPARED_EXTRA | PREPARED_LEGACY | {f"{s}.parquet" for s in splits} | {f"{s}_labels.json" for s in splits}
     foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
     if foreign:
         raise RunDirError(out, f"holds {', '.join(foreign)}, which hftjax prepare did not write; move it "
