@@ -48,7 +48,8 @@ def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: 
     close = table["close"].to_numpy()
     episode_len = labels["chunk_len"] if episode == "chunk" else len(close)
     stats = normalize.read(data_dir)  # the training split's, for every split
-    block = lambda names: normalize.apply(np.column_stack([table[c].to_numpy() for c in names]), names, stats)  # noqa: E731
+    def block(names):
+        return normalize.apply(np.column_stack([table[c].to_numpy() for c in names]), names, stats)
     teacher_options = {"fee": teacher_fee, "max_holding": max_holding, "levels": levels, "gamma": gamma}
     teacher = (episode_teacher(close, episode_len, **teacher_options) if teacher_cache is None else
                cached_episode_teacher(teacher_cache, f"{split}-{episode}", close, episode_len, **teacher_options))

@@ -16,7 +16,8 @@ import jax.numpy as jnp
 from hftjax.env.core import observe_rows, start_state, transition, tree_select
 from hftjax.env.market import MarketData
 from hftjax.env.params import EnvParams, TradingSettings, episode_params
-from hftjax.learner.dqn import LearnerState, Schedule, Transition, collect_then_learn, ddqn_loss, epsilon, epsilon_greedy
+from hftjax.learner.dqn import (LearnerState, Schedule, Transition, collect_then_learn, ddqn_loss, epsilon,
+                                epsilon_greedy)
 from hftjax.learner.members import MemberSpec, Setup
 from hftjax.learner.replay import replay_add
 

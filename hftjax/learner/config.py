@@ -52,7 +52,8 @@ class LearnerConfig:
     def check(self, rules: dict[str, Rule]) -> None:
         """Coerce and check every field (``rules``: the shared ones and the agent's own)."""
         check_fields(self, rules)
-        check("buffer_size", self.buffer_size, lambda v: v >= self.batch_size, f"an integer >= batch_size ({self.batch_size})")
+        check("buffer_size", self.buffer_size, lambda v: v >= self.batch_size,
+              f"an integer >= batch_size ({self.batch_size})")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

@@ -5,7 +5,6 @@ member's best epoch kept on validation."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import flax.linen as nn
 import jax
@@ -14,6 +13,7 @@ import numpy as np
 from flax import struct
 
 from hftjax.env.core import tree_select
+from hftjax.learner.config import LearnerConfig
 from hftjax.learner.dqn import HParams
 
 
@@ -30,7 +30,7 @@ class MemberSpec:
 @dataclasses.dataclass(frozen=True)
 class Setup:
     """Static structure shared by all members (hashable: part of the compiled program)."""
-    cfg: Any                 # the learner's options (a SubAgentConfig), compiled part only
+    cfg: LearnerConfig       # the learner's options (the sub-agents'), compiled part only
     levels: int
     chunk_len: int
     max_train: int

@@ -26,6 +26,7 @@ from hftjax.errors import ConfigError
 from hftjax.io import write_json
 from hftjax.learner.checkpoint import save_best
 from hftjax.learner.chunk_epoch import train_epoch
+from hftjax.learner.config import LearnerConfig
 from hftjax.learner.dqn import HParams, LearnerState, Transition, hparams, init_learner
 from hftjax.learner.loop import Loop, q_bound, run_loop
 from hftjax.learner.members import MemberSpec, Setup, keep_best, padded
@@ -36,7 +37,7 @@ from hftjax.rundir import claim_run_dir, run_lock
 from hftjax.sharding import Placement, host_values
 
 
-def member_hparams(cfg, members: list[dict]) -> HParams:
+def member_hparams(cfg: LearnerConfig, members: list[dict]) -> HParams:
     """(M,) stacked hyper-parameters of ``cfg``'s traced options, under their learner names (a
     member's ``alpha`` is the KL weight); a member may set other learner leaves (the baselines'
     ``double``)."""
@@ -45,7 +46,7 @@ def member_hparams(cfg, members: list[dict]) -> HParams:
     return hparams({**{leaf[k]: [m[k] for m in members] for k in leaf}, **{k: [m[k] for m in members] for k in extra}})
 
 
-def population(cfg, levels: int, net: nn.Module, members: list[dict], train_labels: dict,
+def population(cfg: LearnerConfig, levels: int, net: nn.Module, members: list[dict], train_labels: dict,
                valid_labels: dict, train: list, valid: list, jitter: list | None = None) -> tuple[Setup, MemberSpec]:
     """Setup and stacked spec of ``members`` with their training and validation chunk starts
     (and per-chunk start jitter)."""
@@ -87,7 +88,7 @@ class PopulationTrainer:
     """Markets, population spec and the compiled epoch/validation functions of one run;
     ``build(levels, train_labels, valid_labels) -> (setup, spec, members)`` makes the members,
     ``keys`` their random keys; ``placement`` spreads the members over devices; the teacher tables
-are kept in ``run_dir/teacher/`` when given."""
+    are kept in ``run_dir/teacher/`` when given."""
 
     def __init__(self, env: EnvConfig, data_dir: str | Path, build, keys, placement: Placement = Placement(),
                  run_dir: str | Path | None = None):
@@ -147,7 +148,7 @@ def _tensorboard(run_dir: Path, name: str):
     return write
 
 
-def train_population(name: str, what: str, make_trainer, config: dict, ids: list[dict], learner,
+def train_population(name: str, what: str, make_trainer, config: dict, ids: list[dict], learner: LearnerConfig,
                      env: EnvConfig, data_dir: str | Path, run_dir: str | Path, *, stop_after: int | None = None,
                      resume_from: int | None = None, progress: bool = True) -> tuple[object, PopulationTrainer]:
     """The host side of a population's training, into ``RUN_DIR/<name>_checkpoints``,
