@@ -21,8 +21,8 @@ coins overrides it (the ``paper-*`` presets: the reference's BTC 0.01, ETH 0.2, 
 ``NOTIONAL`` = 500 USDT: the synthetic ETH-like demo's 0.2 coins are worth about 430, and
 ``learn_notional=500`` is the real-market ablation's line that stopped cheap coins churning. On 8
 walk-forward validation windows (2 per coin, 3 seeds, the hyper-agents' last epoch) 100 USDT
-scored 1.54 ASR below it [-2.81, -0.33], so 500 stays (table ``setting_choice_notional``; larger
-values are not measured yet).
+scored 1.54 ASR below it [-2.81, -0.33] and 2,500 USDT 0.74 below [-2.06, +0.69]; neither passes
+the rule, so 500 stays (table ``setting_choice_notional``).
 
 Learning scale. ``learn_notional`` None learns at the trading size; a number N makes every agent
 learn as if the top level were worth N quote units at the training split's mean close, whatever
