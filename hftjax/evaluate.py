@@ -117,7 +117,8 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     advance("learned baselines")
     for net, members, params in load_baselines(run.subagents.run_dir):
         market, _ = run.market(split)
-        b_actions, b_rewards, b_acc = jax.tree.map(np.asarray, learned_baseline_rollouts(net, params, market, run.evaluation_trading))
+        rollouts = learned_baseline_rollouts(net, params, market, run.evaluation_trading)
+        b_actions, b_rewards, b_acc = jax.tree.map(np.asarray, rollouts)
         for algorithm in dict.fromkeys(m["agent"] for m in members):
             rows = [i for i, m in enumerate(members) if m["agent"] == algorithm]
             metrics[algorithm] = _summary(scored(b_actions[rows], b_rewards[rows], b_acc["required_money"][rows],

@@ -16,14 +16,14 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from hftjax.learner.dqn import (HParams, LearnerState, Schedule, Transition, collect_then_learn, ddqn_loss, epsilon,
-                        epsilon_greedy, hparams, init_learner)
 from hftjax.env.core import Observation, accounts, observe_rows, start_state, transition, tree_select
 from hftjax.env.market import MarketData
 from hftjax.env.params import EnvParams, TradingSettings, split_params
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.memory import memory_flush, memory_full, memory_init, memory_reencode, memory_step
 from hftjax.hyper.network import HyperAgentNet, mix_q
+from hftjax.learner.dqn import (HParams, LearnerState, Schedule, Transition, collect_then_learn, ddqn_loss,
+                                epsilon, epsilon_greedy, hparams, init_learner)
 from hftjax.learner.replay import replay_add
 from hftjax.options import traced_leaves
 from hftjax.subagent import AGENTS
