@@ -295,3 +295,23 @@ def test_learn_notional_makes_learning_independent_of_the_position_size(data_dir
         params[name] = train_subagents(cfg, data_dir, tmp_path / name, env=env, progress=False)[0].params
     assert leaves_equal(params["scaled_small"], params["scaled_large"])
     assert not leaves_equal(params["raw_small"], params["raw_large"])
+
+
+@pytest.mark.parametrize("flat_cost", [0.0, 1e-3])
+def test_flat_cost_charges_the_unheld_part_of_the_top_level_in_the_learning_reward(flat_cost):
+    market, _ = probe_market(chunks=40, fee=0.01)
+    close, change = np.asarray(market.close, np.float64), np.asarray(market.price_change, np.float64)
+    labels = {"chunk_len": 3, "slope": {"chunks": {"1": list(range(market.num_rows // 3))}}}
+    cfg = load_config(overrides=["hidden=8", "batch_size=16", "buffer_size=200", "learning_starts=20",
+                                 "steps_per_iteration=10", f"flat_cost={flat_cost}", 'agents=["slope_1"]'])
+    setup, spec, members = build_population(cfg, 2, labels, labels)
+    trading = trading_settings(EnvConfig(fee=0.01, max_holding=2.0))
+    one = jax.tree.map(lambda x: x[0], spec)
+    state = init_member(setup, subagent_keys(members)[0], one.hp, market)
+    state, _ = jax.jit(lambda s: train_epoch(setup, s, one, market, trading))(state)
+    stored = jax.tree.map(lambda x: np.asarray(x)[: int(state.replay.count)], state.replay.data)
+    assert len(stored.row) == 2 * 40 and set(stored.action) == {0, 1}
+    held, before = 2.0 * stored.action, 2.0 * stored.prev_action  # coins
+    env_reward = held * change[stored.row] - 0.01 * close[stored.row] * np.abs(held - before)
+    expected = env_reward - flat_cost * (2.0 - held) * close[stored.row]
+    np.testing.assert_allclose(stored.reward, expected, rtol=1e-5, atol=1e-5)

@@ -6,6 +6,13 @@ advance in lock-step rounds and each slot knows from the step counter when to st
 chunk. Every ``steps_per_iteration`` steps the learner runs updates in proportion to the
 transitions collected (once more than ``learning_starts`` are stored). Members with fewer
 chunks mask the steps past their own epoch end.
+
+The learning reward is the env's, less ``flat_cost`` per minute of the value (at the current
+close) of the part of the top level not held: an opportunity cost that makes staying out of the
+market cost something (0, the reference, charges nothing). It is in units of the learning
+notional, so it means the same on every coin, and it touches only what is learned: validation and
+every evaluation score the env's own accounting. The learners trained here (sub-agents, DQN
+baselines) all take the sub-agents' options, which hold ``flat_cost``.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from hftjax.env.accounting import position
 from hftjax.env.core import observe_rows, start_state, transition, tree_select
 from hftjax.env.market import MarketData
 from hftjax.env.params import EnvParams, TradingSettings, episode_params
@@ -69,6 +77,9 @@ def train_epoch(setup: Setup, state: LearnerState, spec: MemberSpec, market: Mar
             q = setup.q_fn(params, observe_rows(market, envs.row, envs.prev_action))
             actions = epsilon_greedy(*jax.random.split(k_act), q, eps, levels)
             after, reward, done, _ = jax.vmap(transition, (0, 0, None))(envs, actions, env)
+            if c.flat_cost:  # static: the reference's reward compiles without it
+                unheld = env.max_holding - position(actions, env.levels, env.max_holding)
+                reward = reward - c.flat_cost * unheld * market.close[envs.row]
             replay = replay_add(replay, Transition(envs.row, envs.prev_action, actions, reward, done), active)
             return (after, replay, key), {"reward": jnp.sum(reward * active), "collected": active.sum()}
         return one_step

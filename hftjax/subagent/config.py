@@ -5,6 +5,12 @@ Defaults are the reference's (MACROHFT.md s.4). ``mode="faithful"`` runs one epi
 time with 10 updates of batch 512 per 100 env steps; ``mode="fast"`` runs ``num_envs``
 episodes in parallel and scales the update batch by the same factor, so each transition is
 still sampled 51.2 times on average (the replay ratio) with far fewer sequential updates.
+
+``flat_cost`` (a lever against sub-agents that learn to stay out, issue 20): each minute the
+learning reward is charged ``flat_cost`` times the value of the unheld part of the top level, so
+at 2e-6 a hundred flat minutes cost one trading fee (2e-4). 0 is the reference. It changes what is
+learned only, never a score (``hftjax.learner.chunk_epoch``); the DQN baselines, which take these
+options, learn under it too.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ RULES = {
     "num_envs": (lambda v: v >= 1, "an integer >= 1"),
     "dueling_mean": (lambda v: v in DUELING_MEANS, f"one of {', '.join(DUELING_MEANS)}"),
     "alpha": (lambda v: v is None or v >= 0, "null (the reference's per-agent values) or a number >= 0"),
+    "flat_cost": (lambda v: 0 <= v < 1, "a number in [0, 1) (per minute, of the unheld part of the top level)"),
     "agents": (lambda v: len(v) >= 1 and len(set(v)) == len(v) and set(v) <= set(AGENTS),
                f"a non-empty list of distinct agents from {', '.join(AGENTS)}"),
 }
@@ -37,6 +44,7 @@ class SubAgentConfig(LearnerConfig):
     num_envs: int = option(1)                    # parallel episodes per member (fast mode: 16)
     dueling_mean: str = option("sample")         # "batch" reproduces the reference
     adapter: bool = option(True)                 # False: the paper's no-adapter ablation
+    flat_cost: float = option(0.0)               # learning reward's per-minute charge on the unheld position
     alpha: float | None = option(None, TRACED, leaf="kl_weight")  # None: REFERENCE_ALPHA per agent
     epsilon_start: float = option(0.5, TRACED)
     epsilon_end: float = option(0.1, TRACED)
