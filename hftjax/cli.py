@@ -104,6 +104,12 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"wrote {Path(args.run_dir) / 'results' / name} and {args.split}_positions.parquet")
 
 
+def _tearsheet(args: argparse.Namespace) -> None:
+    from hftjax.tearsheet import write_tearsheet
+
+    print(f"wrote {write_tearsheet(args.run_dir, args.split, args.out)}")
+
+
 def _compare(args: argparse.Namespace) -> None:
     from hftjax.compare import compare
 
@@ -171,9 +177,20 @@ VERBOSE_HELP = ("more detail on stderr: each stage and its time, every member's 
 RESUME_HELP = "resume from the checkpoint after N epochs (0: start over); later checkpoints are moved aside"
 
 
+class _Version(argparse.Action):
+    """``--version``: computed when asked (it starts JAX's backend), then exit."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from hftjax.software import version_text
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hftjax", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
+    parser.add_argument("--version", action=_Version, nargs=0, help="print hftjax's version, git commit, JAX's "
+                        "libraries and backend, then exit")
     common = argparse.ArgumentParser(add_help=False)  # -v after the command name too
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -250,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a run directory, or a train-hyper --out directory (results go to DIR/results)")
     p.add_argument("--split", default="test", help="which prepared split to evaluate on: test (default), valid or train")
     p.set_defaults(run=_evaluate)
+
+    p = sub.add_parser("tearsheet", help="a quantstats HTML tear sheet of MacroHFT against buy-and-hold (the report extra)",
+                       epilog='example: hftjax tearsheet runs/eth --split test')
+    p.add_argument("run_dir", help="a run directory hftjax evaluate wrote results/<split>_daily_returns.csv into")
+    p.add_argument("--split", default="test", help="which evaluated split: test (default), valid or train")
+    p.add_argument("--out", help="the HTML file (default RUN/results/<split>_tearsheet.html)")
+    p.set_defaults(run=_tearsheet)
 
     p = sub.add_parser("compare", help="runs of one config (differing only in seeds) pooled as one mean ± std table (Markdown and CSV)",
                        epilog='example: hftjax compare runs/eth-seed0 runs/eth-seed1 --out cmp')

@@ -32,10 +32,12 @@ from hftjax.hyper.artifacts import load_hyper
 from hftjax.io import write_json, write_parquet
 from hftjax.learner.dqn import greedy_rollout
 from hftjax.metrics import (MINUTES_PER_YEAR, buy_and_hold_rewards, check_run, paper_metrics, standard_metrics,
-                            trading_activity)
+                            step_returns, trading_activity)
 from hftjax.progress import stages
 from hftjax.report import write_report
+from hftjax.returns import write_returns
 from hftjax.rundir import run_lock
+from hftjax.software import software_provenance
 from hftjax.strategies import strategies
 from hftjax.subagent import AGENTS
 
@@ -70,25 +72,31 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     env = run.env
     max_holding = float(run.evaluation_trading.max_holding)  # coins: max_holding, or from env.notional
 
-    def scored(actions, rewards, required, extras: list[dict]) -> list[dict]:
+    returns, seeded = {}, {}  # per strategy: (runs, T-1) step returns; the seeds of a seeded one
+
+    def scored(key, actions, rewards, required, extras: list[dict]) -> list[dict]:
         """Per run (leading axis): ``extras`` and every metric, from one vmapped call."""
         for a, r, q in zip(actions, rewards, required):
             check_run(r, q, a)
         got = jax.tree.map(np.asarray, run_metrics(actions, rewards, np.asarray(required, np.float32), close,
                                                    env.fee, max_holding, env.levels))
+        returns[key] = got.pop("returns")
+        if "seed" in extras[0]:
+            seeded[key] = [e["seed"] for e in extras]
         return [{**extra, **{k: int(v[i]) if k == "trades" else float(v[i]) for k, v in got.items()}}
                 for i, extra in enumerate(extras)]
 
     by_seed = [{"seed": s} for s in seeds]
     series = {"macrohft": (actions, rewards), "equal_weight_mix": (eq_actions, eq_rewards)}
     period = [str(t) for t in (table["timestamp"][0], table["timestamp"][len(close) - 1])]
-    metrics = {"split": split, "rows": int(len(close)), "period": period, "max_holding": max_holding, "fee": env.fee,
-               "macrohft": _summary(scored(actions, rewards, acc["required_money"], by_seed)),
-               "equal_weight_mix": _summary(scored(eq_actions, eq_rewards, eq_acc["required_money"], by_seed))}
+    metrics = {"split": split, "software": software_provenance(), "rows": int(len(close)), "period": period, "max_holding": max_holding, "fee": env.fee,
+               "macrohft": _summary(scored("macrohft", actions, rewards, acc["required_money"], by_seed)),
+               "equal_weight_mix": _summary(scored("equal_weight_mix", eq_actions, eq_rewards, eq_acc["required_money"],
+                                                   by_seed))}
     for key, rates in (("best_single_subagent", valid_rates), ("oracle_single_subagent", one_acc["return_rate"])):
         chosen = np.argmax(rates, axis=1)
         picked = tuple(x[np.arange(len(seeds)), chosen] for x in (one_actions, one_rewards, one_acc["required_money"]))
-        metrics[key] = _summary(scored(*picked, [{"seed": s, "agent": AGENTS[j]} for s, j in zip(seeds, chosen)]))
+        metrics[key] = _summary(scored(key, *picked, [{"seed": s, "agent": AGENTS[j]} for s, j in zip(seeds, chosen)]))
         series[key] = picked[:2]
 
     def rule(key, rule_actions, rule_rewards=None, required=None):
@@ -96,7 +104,7 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
         if rule_rewards is None:
             done = simulate(close, rule_actions, fee=env.fee, max_holding=max_holding, levels=env.levels)
             rule_rewards, required = np.asarray(done["rewards"], np.float64), float(done["required_money"])
-        metrics[key] = scored(rule_actions[None], rule_rewards[None], [required], [{}])[0]
+        metrics[key] = scored(key, rule_actions[None], rule_rewards[None], [required], [{}])[0]
         series[key] = (rule_actions[None], rule_rewards[None])
 
     advance("rules")
@@ -121,7 +129,7 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
         b_actions, b_rewards, b_acc = jax.tree.map(np.asarray, rollouts)
         for algorithm in dict.fromkeys(m["agent"] for m in members):
             rows = [i for i, m in enumerate(members) if m["agent"] == algorithm]
-            metrics[algorithm] = _summary(scored(b_actions[rows], b_rewards[rows], b_acc["required_money"][rows],
+            metrics[algorithm] = _summary(scored(algorithm, b_actions[rows], b_rewards[rows], b_acc["required_money"][rows],
                                                  [{"seed": members[i]["seed"]} for i in rows]))
             series[algorithm] = (b_actions[rows], b_rewards[rows])
     advance("metrics and positions")
@@ -132,6 +140,7 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
         columns[f"position_seed{s}"] = pa.array(actions[i] * max_holding / (env.levels - 1))
         columns[f"reward_seed{s}"] = pa.array(rewards[i].astype(np.float64))
     write_parquet(pa.table(columns), out / f"{split}_positions.parquet")
+    write_returns(out, split, table["timestamp"].combine_chunks(), {k: returns[k] for k, _ in strategies(metrics)}, seeded)
     advance("report and plots")
     labels = json.loads((run.subagents.data_dir / f"{split}_labels.json").read_text())
     write_report(out, split, metrics, series, close, labels, weights[0], run.setup.members)
@@ -144,7 +153,7 @@ def run_metrics(actions, rewards, required, close, fee, max_holding, levels):
     def one(actions, rewards, required):
         return {**paper_metrics(rewards, required, actions, initial_action=0, minutes_per_year=MINUTES_PER_YEAR),
                 **trading_activity(actions, close, fee=fee, max_holding=max_holding, levels=levels),
-                **standard_metrics(rewards, required, MINUTES_PER_YEAR)}
+                **standard_metrics(rewards, required, MINUTES_PER_YEAR), "returns": step_returns(rewards, required)}
     return jax.vmap(one)(actions, rewards, required)
 
 

@@ -38,6 +38,11 @@ def test_run_produces_every_artifact(smoke_run):
     resolved = json.loads((smoke_run / "config.json").read_text())
     assert resolved["data"]["synthetic_rows"] == PRESETS["smoke"]["data"]["synthetic_rows"]
     assert resolved["hyper"]["memory"] is True and resolved["subagents"]["hidden"] == 16
+    from hftjax.software import software_provenance
+    now = software_provenance()
+    for name in ("subagents.json", "baselines.json", "hyper.json", "results/metrics.json", "results/metrics_valid.json"):
+        recorded = json.loads((smoke_run / name).read_text())["software"]
+        assert {k: v for k, v in recorded.items() if k != "date"} == {k: v for k, v in now.items() if k != "date"}, name
 
 
 def test_metrics_agree_with_positions(smoke_run):
@@ -467,3 +472,69 @@ def test_every_strategy_evaluated_is_registered_and_reported(smoke_run):
     report = (smoke_run / "results" / "report.md").read_text()
     for key, label in strategies(metrics):
         assert f"| {label} |" in report, key
+
+
+def tensorboard_scalars(directory) -> dict[tuple[str, int], float]:
+    """{(tag, step): value} read back from the TFRecord event files under ``directory`` (no
+    TensorBoard needed: each record is a length, its CRC, an ``Event`` proto and its CRC)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    out = {}
+    for path in sorted(directory.glob("events.out.tfevents.*")):
+        data, at = path.read_bytes(), 0
+        while at < len(data):
+            (length,) = struct.unpack("<Q", data[at:at + 8])
+            event = Event.FromString(data[at + 12:at + 12 + length])
+            at += 12 + length + 4
+            for value in event.summary.value:
+                out[(value.tag, event.step)] = value.simple_value
+    return out
+
+
+def test_every_trainer_writes_its_log_lines_to_tensorboard(smoke_run):
+    pytest.importorskip("tensorboardX")
+    from hftjax.learner.tensorboard import member_tag
+
+    for stage in ("subagents", "baselines", "ppo", "hyper"):
+        scalars = tensorboard_scalars(smoke_run / "tb" / stage)
+        lines = [json.loads(line) for line in (smoke_run / f"{stage}_log.jsonl").read_text().splitlines()]
+        members = len({(line.get("agent"), line["seed"]) for line in lines}) or 1
+        for n, line in enumerate(lines):
+            for key in ("loss", "valid_return_rate", "train_reward"):
+                tag = f"{member_tag(n % members, line)}/{key}"
+                assert scalars[(tag, line["epoch"])] == pytest.approx(line[key], rel=1e-6), (stage, tag)
+
+
+def test_returns_files_round_trip_into_empyrical_with_the_metrics_sharpe(smoke_run):
+    empyrical = pytest.importorskip("empyrical")
+    import pandas as pd
+
+    metrics = json.loads((smoke_run / "results" / "metrics.json").read_text())
+    minute = pd.read_csv(smoke_run / "results" / "test_returns.csv", index_col=0, parse_dates=True)
+    day = pd.read_csv(smoke_run / "results" / "test_daily_returns.csv", index_col=0, parse_dates=True)
+    assert str(minute.index.tz) == "UTC" and len(minute) == metrics["rows"] - 1
+    assert minute.index[0] == pd.Timestamp(metrics["period"][0]) + pd.Timedelta(minutes=1)
+    for key in ("macrohft", "equal_weight_mix", "dqn"):
+        for entry in metrics[key]["per_seed"]:
+            column = minute[f"{key}_seed{entry['seed']}"]
+            assert empyrical.sharpe_ratio(column, annualization=525_600) == pytest.approx(entry["sharpe"], rel=1e-3)
+    for key in ("buy_and_hold", "macd"):
+        assert empyrical.sharpe_ratio(minute[key], annualization=525_600) == pytest.approx(metrics[key]["sharpe"], rel=1e-3)
+    compounded = (1 + minute).groupby(minute.index.floor("D")).prod() - 1  # pandas' own grouping: the oracle
+    np.testing.assert_allclose(day.to_numpy(), compounded.to_numpy(), rtol=1e-9, atol=1e-12)
+    assert list(day.index.strftime("%Y-%m-%d")) == list(compounded.index.strftime("%Y-%m-%d"))
+
+
+def test_tearsheet_writes_html_or_names_the_extra(smoke_run, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("quantstats")
+    out = tmp_path / "sheet.html"
+    assert main(["tearsheet", str(smoke_run), "--out", str(out), "-q"]) == 0
+    html = out.read_text()
+    assert "MacroHFT" in html and "buy and hold" in html and "<svg" in html
+    monkeypatch.setitem(__import__("sys").modules, "quantstats", None)  # as if the extra were not installed
+    assert main(["tearsheet", str(smoke_run), "--out", str(tmp_path / "none.html"), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'hftjax[report]'" in err[0]
+    assert not (tmp_path / "none.html").exists()

@@ -30,11 +30,13 @@ from hftjax.learner.config import LearnerConfig
 from hftjax.learner.dqn import HParams, LearnerState, Transition, hparams, init_learner
 from hftjax.learner.loop import Loop, q_bound, run_loop
 from hftjax.learner.members import MemberSpec, Setup, keep_best, padded
+from hftjax.learner.tensorboard import scalar_writer
 from hftjax.learner.validation import validate
 from hftjax.options import TRACED, compiled_part, role
 from hftjax.provenance import check_sources, dataset_digest
 from hftjax.rundir import claim_run_dir, run_lock
 from hftjax.sharding import Placement, host_values
+from hftjax.software import software_provenance
 
 
 def member_hparams(cfg: LearnerConfig, members: list[dict]) -> HParams:
@@ -133,21 +135,6 @@ def population_validate(setup, state, spec, market, trading):
     return jax.vmap(one)(state, spec)
 
 
-def _tensorboard(run_dir: Path, name: str):
-    try:
-        from tensorboardX import SummaryWriter
-    except ImportError:
-        return None
-    writer = SummaryWriter(str(run_dir / "tensorboard" / name))
-
-    def write(epoch: int, lines: list[dict]) -> None:
-        for i, line in enumerate(lines):
-            for k in ("valid_return_rate", "train_reward", "loss", "td", "kl"):
-                if line.get(k) is not None:
-                    writer.add_scalar(f"{line['agent']}_seed{line['seed']}_{i}/{k}", line[k], epoch)
-    return write
-
-
 def train_population(name: str, what: str, make_trainer, config: dict, ids: list[dict], learner: LearnerConfig,
                      env: EnvConfig, data_dir: str | Path, run_dir: str | Path, *, stop_after: int | None = None,
                      resume_from: int | None = None, progress: bool = True) -> tuple[object, PopulationTrainer]:
@@ -163,11 +150,11 @@ def train_population(name: str, what: str, make_trainer, config: dict, ids: list
                     {**config, "env": env.to_json(), "dataset_sha256": digest}, learner.epochs, ids,
                     learner.warn_loss_above, trainer.q_bound())
         state = run_loop(loop, trainer.init(), trainer.epoch, stop_after=stop_after, resume_from=resume_from,
-                         progress=progress, on_epoch=_tensorboard(run_dir, name))
+                         progress=progress, on_epoch=scalar_writer(run_dir, name))
         save_best(run_dir / f"{name}_best", state)
         # written last: later stages read it as "this population is trained"; a relative data
         # path keeps the run directory movable
         write_json({"config": config, "env": env.to_json(), "members": trainer.members,
-                    "data_dir": os.path.relpath(Path(data_dir).resolve(), run_dir.resolve()), "dataset_sha256": digest},
-                   run_dir / f"{name}.json")
+                    "data_dir": os.path.relpath(Path(data_dir).resolve(), run_dir.resolve()), "dataset_sha256": digest,
+                    "software": software_provenance()}, run_dir / f"{name}.json")
     return state, trainer

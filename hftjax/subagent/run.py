@@ -3,7 +3,7 @@ the jitted, vmapped epoch and validation, shared with the learned baselines).
 
 Per epoch: train (one jit call for every member), validate and keep the best epoch; the shared
 host loop (``hftjax.learner.loop``) logs, guards against divergence and checkpoints (TensorBoard
-scalars too when tensorboardX is installed). A rerun with the same RUN_DIR resumes.
+scalars under ``RUN/tb/`` with the ``tb`` extra, ``hftjax.learner.tensorboard``). A rerun with the same RUN_DIR resumes.
 """
 
 from __future__ import annotations

@@ -1,0 +1,53 @@
+"""``hftjax tearsheet RUN``: a quantstats HTML tear sheet of MacroHFT (the mean of its seeds'
+daily returns) against buy-and-hold, from ``results/<split>_daily_returns.csv`` (``hftjax.returns``).
+quantstats is the ``report`` extra; without it the command says so in one line."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from pathlib import Path
+
+from hftjax.errors import ConfigError, RunDirError
+from hftjax.io import atomic_path
+
+DAYS_PER_YEAR = 365  # crypto trades every day; quantstats' default (252) is for exchanges
+
+
+def daily_returns(run_dir: str | Path, split: str):
+    """(MacroHFT, buy-and-hold) daily returns of ``split`` as pandas Series with a UTC date index."""
+    import pandas as pd
+
+    path = Path(run_dir) / "results" / f"{split}_daily_returns.csv"
+    if not path.exists():
+        raise RunDirError(run_dir, f"has no {path.name}: run hftjax evaluate {run_dir} --split {split} first")
+    table = pd.read_csv(path, index_col=0, parse_dates=True)
+    table.index = table.index.tz_localize(None)  # quantstats compares naive dates
+    return table["macrohft"].rename("MacroHFT"), table["buy_and_hold"].rename("buy and hold")
+
+
+@contextlib.contextmanager
+def quiet_logger(name: str):
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def write_tearsheet(run_dir: str | Path, split: str = "test", out: str | Path | None = None) -> Path:
+    try:
+        import quantstats
+    except ImportError:
+        raise ConfigError("tearsheet", "needs quantstats: pip install 'hftjax[report]' (or pip install quantstats)") from None
+    macrohft, benchmark = daily_returns(run_dir, split)
+    out = Path(out) if out else Path(run_dir) / "results" / f"{split}_tearsheet.html"
+    # quantstats asks matplotlib for Arial and divides by n - 1 on short series: noise, not news
+    with atomic_path(out) as tmp, warnings.catch_warnings(), quiet_logger("matplotlib.font_manager"):
+        warnings.simplefilter("ignore")
+        quantstats.reports.html(macrohft, benchmark=benchmark, output=str(tmp), periods_per_year=DAYS_PER_YEAR,
+                                title=f"MacroHFT, {split} split ({Path(run_dir).name})")
+    return out
