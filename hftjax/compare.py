@@ -1,5 +1,5 @@
 """``hftjax compare RUN_DIR...``: several evaluated runs (and their seeds) as one table, mean ±
-std over every seed of every run, in Markdown and CSV. Runs whose test splits differ (rows,
+sample std over every seed of every run, in Markdown and CSV. Runs whose test splits differ (rows,
 period, fee or position size) are refused: their numbers would not be comparable. Runs are
 pooled as seeds of one experiment only when their resolved configs differ in nothing but the
 seeds (``allow_different`` pools them anyway and says which keys differ); a directory named
@@ -72,6 +72,11 @@ def merge(runs: dict[str, dict]) -> dict:
     return merged
 
 
+def sample_std(values: np.ndarray) -> float:
+    """The sample standard deviation (ddof 1), 0 for one value."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def tables(merged: dict) -> tuple[str, str]:
     """(Markdown, CSV) of the merged strategies."""
     header = ["strategy", "seeds", *(c[1] for c in COLUMNS)]
@@ -84,7 +89,7 @@ def tables(merged: dict) -> tuple[str, str]:
         seeds = entry.get("per_seed", [entry])
         md.append(f"| {label} | {len(seeds)} | " + " | ".join(cell(entry, m, s, d) for m, _, s, d in COLUMNS) + " |")
         values = [np.array([x[m] for x in seeds], np.float64) for m, *_ in COLUMNS]
-        writer.writerow([label, len(seeds), *(f"{f(v):.10g}" for v in values for f in (np.mean, np.std))])
+        writer.writerow([label, len(seeds), *(f"{f(v):.10g}" for v in values for f in (np.mean, sample_std))])
     return "\n".join(md) + "\n", out.getvalue()
 
 

@@ -13,6 +13,7 @@ result."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from pathlib import Path
 
@@ -34,12 +35,21 @@ from hftjax.learner.dqn import greedy_rollout
 from hftjax.metrics import (MINUTES_PER_YEAR, buy_and_hold_rewards, check_run, paper_metrics, standard_metrics,
                             step_returns, trading_activity)
 from hftjax.progress import stages
+from hftjax.provenance import read_manifest
 from hftjax.report import write_report
 from hftjax.returns import write_returns
 from hftjax.rundir import run_lock
 from hftjax.software import software_provenance
 from hftjax.strategies import strategies
 from hftjax.subagent import AGENTS
+
+
+def config_digest(run) -> str:
+    """sha256 of everything that decided the result: the sub-agents', market and hyper-agent
+    settings and the prepared dataset's digest."""
+    settings = {"subagents": run.subagents.cfg.to_json(), "env": run.env.to_json(), "hyper": run.cfg.to_json(),
+                "dataset_sha256": run.subagents.dataset_sha256}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
 def _summary(per_seed: list[dict]) -> dict:
@@ -89,7 +99,9 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     by_seed = [{"seed": s} for s in seeds]
     series = {"macrohft": (actions, rewards), "equal_weight_mix": (eq_actions, eq_rewards)}
     period = [str(t) for t in (table["timestamp"][0], table["timestamp"][len(close) - 1])]
-    metrics = {"split": split, "software": software_provenance(), "rows": int(len(close)), "period": period, "max_holding": max_holding, "fee": env.fee,
+    metrics = {"split": split, "software": software_provenance(), "market": read_manifest(run.subagents.data_dir).get("market"),
+               "config_sha256": config_digest(run), "rows": int(len(close)), "period": period,
+               "max_holding": max_holding, "first_close": float(close[0]), "fee": env.fee,
                "macrohft": _summary(scored("macrohft", actions, rewards, acc["required_money"], by_seed)),
                "equal_weight_mix": _summary(scored("equal_weight_mix", eq_actions, eq_rewards, eq_acc["required_money"],
                                                    by_seed))}
@@ -143,7 +155,8 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     write_returns(out, split, table["timestamp"].combine_chunks(), {k: returns[k] for k, _ in strategies(metrics)}, seeded)
     advance("report and plots")
     labels = json.loads((run.subagents.data_dir / f"{split}_labels.json").read_text())
-    write_report(out, split, metrics, series, close, labels, weights[0], run.setup.members)
+    times = table["timestamp"].combine_chunks().cast(pa.int64()).to_numpy().astype("datetime64[ms]")
+    write_report(out, split, metrics, series, returns, times, close, labels, weights[0], run.setup.members, env.levels)
     return metrics
 
 

@@ -1,6 +1,9 @@
-"""The evaluation report of a split: ``report.md`` (a Table-1-style table, mean ± std over
-seeds, and a per-regime breakdown) and PNG plots (equity, drawdown, positions over price, the
-hyper-agent's mixing weights, per-regime bars), written beside ``metrics.json``.
+"""The evaluation report of a split: ``report.md`` (a header naming market, period, size, config
+and code; Table-1-style tables of mean ± sample std over seeds with bootstrap intervals; the
+standard metrics; a per-regime breakdown; the timing test) and PNG plots with UTC dates (equity and
+drawdown with a band over seeds, every seed's trades over price, the hyper-agent's mixing weights,
+per-regime bars), written beside ``metrics.json``. MacroHFT is drawn thick in a colour no other
+strategy has; buy and hold is the black reference line; a bound is dashed grey.
 
 Every number in the tables is read from the metrics dict ``evaluate`` writes, so the report and
 ``metrics.json`` cannot disagree; the per-regime table is computed here from the per-step rewards.
@@ -14,25 +17,98 @@ import matplotlib
 import numpy as np
 
 from hftjax.io import atomic_path, write_text
-from hftjax.strategies import strategies
+from hftjax.strategies import REGISTRY, strategies
 
 matplotlib.use("Agg")  # files only, no display
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-# (metric, header, scale, decimals)
+# (metric, header with its unit, scale, decimals): the paper's metrics and how a run trades
 COLUMNS = (("TR", "TR %", 100, 2), ("ASR", "ASR", 1, 2), ("MDD", "MDD %", 100, 2), ("ACR", "ACR", 1, 2),
-           ("ASoR", "ASoR", 1, 2), ("AVOL", "AVOL", 1, 2), ("trades", "trades", 1, 0),
-           ("exposure", "exposure %", 100, 1), ("fees_paid", "fees paid", 1, 2))
+           ("ASoR", "ASoR", 1, 2), ("AVOL", "AVOL % a year", 100, 2), ("trades", "trades", 1, 0),
+           ("exposure", "exposure %", 100, 1), ("fees_paid", "fees paid (quote)", 1, 2))
+# the standard set (``hftjax.metrics.standard_metrics``); drawdown length in hours of minutes
+STANDARD_COLUMNS = (("sharpe", "Sharpe", 1, 2), ("sortino", "Sortino", 1, 2), ("cagr", "CAGR %", 100, 1),
+                    ("calmar", "Calmar", 1, 2), ("max_drawdown", "max drawdown %", 100, 2),
+                    ("max_drawdown_steps", "longest drawdown h", 1 / 60, 1), ("win_rate", "win rate %", 100, 1),
+                    ("profit_factor", "profit factor", 1, 2))
+# the metrics whose interval over seeds is shown
+INTERVAL_COLUMNS = (COLUMNS[0], COLUMNS[1], COLUMNS[2], STANDARD_COLUMNS[0])
+CONFIDENCE = 0.90
+EXACT_UP_TO = 6  # seeds: up to this many, the bootstrap enumerates every resample (6**6 = 46,656)
+RESAMPLES = 10_000
+SHORT_DAYS = 30  # a split shorter than this gets the note that annualised figures are unstable
 WINDOW = 1440  # rows of the close-up positions plot (one day of minutes)
 
 
+def seed_values(entry: dict, metric: str, scale: float = 1.0) -> np.ndarray:
+    return np.array([s[metric] for s in entry["per_seed"]], np.float64) * scale
+
+
 def cell(entry: dict, metric: str, scale: float, decimals: int) -> str:
-    """``mean ± std`` over seeds for a seeded strategy, the value for a deterministic one."""
+    """``mean ± sample std`` over seeds for a seeded strategy, the value for a deterministic one."""
     if "per_seed" in entry:
-        values = np.array([s[metric] for s in entry["per_seed"]], np.float64) * scale
+        values = seed_values(entry, metric, scale)
         text = f"{values.mean():.{decimals}f}"
-        return text + (f" ± {values.std():.{decimals}f}" if len(values) > 1 else "")
+        return text + (f" ± {values.std(ddof=1):.{decimals}f}" if len(values) > 1 else "")
     return f"{entry[metric] * scale:.{decimals}f}"
+
+
+def bootstrap_interval(values, confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (one per seed): every one of the
+    n**n equally likely resamples when n <= ``EXACT_UP_TO`` (no randomness), else ``RESAMPLES``
+    drawn ones."""
+    values = np.asarray(values, np.float64)
+    n = len(values)
+    if n <= EXACT_UP_TO:
+        picks = np.stack(np.meshgrid(*[np.arange(n)] * n, indexing="ij"), -1).reshape(-1, n)
+    else:
+        picks = np.random.default_rng(seed).integers(0, n, (RESAMPLES, n))
+    means = values[picks].mean(1)
+    tail = (1 - confidence) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def interval_cell(entry: dict, metric: str, scale: float, decimals: int) -> str:
+    if "per_seed" not in entry or len(entry["per_seed"]) < 2:
+        return "–"
+    low, high = bootstrap_interval(seed_values(entry, metric, scale))
+    return f"[{low:.{decimals}f}, {high:.{decimals}f}]"
+
+
+def table(metrics: dict, columns, format_cell) -> list[str]:
+    """A Markdown table, one row per strategy ``metrics`` holds."""
+    lines = ["| strategy | " + " | ".join(c[1] for c in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for key, label in strategies(metrics):
+        lines.append(f"| {label} | " + " | ".join(format_cell(metrics[key], metric, scale, decimals)
+                                                 for metric, _, scale, decimals in columns) + " |")
+    return lines
+
+
+def header_lines(metrics: dict) -> list[str]:
+    """What was evaluated and how: market, period, size, seeds, config and code."""
+    start, end = (np.datetime64(t.replace("+00:00", "").rstrip("Z"), "m") for t in metrics["period"])
+    days = (end - start) / np.timedelta64(1, "D")
+    market = metrics.get("market") or {}
+    code = metrics.get("software", {})
+    commit = code.get("git_commit")
+    lines = ["| | |", "|---|---|",
+             f"| market | {market.get('symbol') or 'unknown symbol'} on {market.get('venue') or 'an unknown venue'} |",
+             f"| period (UTC) | {start} to {end} ({days:.1f} days) |",
+             f"| rows | {metrics['rows']:,} one-minute bars |",
+             f"| fee | {100 * metrics['fee']:g} % of the traded notional |",
+             f"| position size | {metrics['max_holding']:.6g} coins at the top level, "
+             f"{metrics['max_holding'] * metrics['first_close']:,.2f} in quote currency at the split's first close |",
+             f"| seeds | {', '.join(str(s['seed']) for s in metrics['macrohft']['per_seed'])} |",
+             f"| config | sha256 {metrics.get('config_sha256', 'not recorded')[:16]}; hyper-agent best epochs "
+             f"{metrics['hyper_best_epoch']} |",
+             f"| code | hftjax {code.get('hftjax', '?')}"
+             + (f", git {commit[:12]}{' (dirty)' if code.get('git_dirty') else ''}" if commit else "")
+             + f", jax {code.get('jax', '?')}, {code.get('device_count', '?')} x {code.get('device_kind', '?')} |"]
+    if days < SHORT_DAYS:
+        lines += ["", f"**Short split:** {days:.1f} days. ASR, AVOL, ACR, ASoR, Sharpe, Sortino, CAGR and Calmar are "
+                      f"annualised from it and unstable below {SHORT_DAYS} days; compare TR, MDD and trades."]
+    return lines
 
 
 def chunk_returns(rewards: np.ndarray, close: np.ndarray, chunk_len: int, chunks: list[int], max_holding: float) -> float:
@@ -53,34 +129,44 @@ def regime_table(series: dict, close, labels: dict, max_holding: float) -> tuple
     return table, {k: len(v) for k, v in regimes.items()}
 
 
-def write_report(out: Path, split: str, metrics: dict, series: dict, close, labels: dict, weights,
-                 members: tuple[str, ...]) -> Path:
+def figures(metrics: dict, series: dict, returns: dict, times, close, regimes: dict, weights, members, levels: int):
+    """{name: matplotlib Figure} of the report's plots (see ``write_report``)."""
+    rows = strategies(metrics)
+    seeded = {key for key, _ in rows if "per_seed" in metrics[key]}
+    seeds = [s["seed"] for s in metrics["macrohft"]["per_seed"]]
+    return {"equity": _equity(times, returns, rows, seeded), "drawdown": _drawdown(times, returns, rows, seeded),
+            "positions": _positions(times, close, series["macrohft"][0], seeds, levels),
+            "weights": _weights(times[:-1], weights, members), "regimes": _regimes(regimes, rows)}
+
+
+def write_report(out: Path, split: str, metrics: dict, series: dict, returns: dict, times, close, labels: dict,
+                 weights, members: tuple[str, ...], levels: int) -> Path:
     """Write the report and its plots under ``out``; returns the report's path.
 
-    ``series``: {row label: (actions (S, T-1), rewards (S, T-1))}; ``weights`` (T-1, M): the
+    ``series``: {strategy key: (actions (S, T-1), rewards (S, T-1))}; ``returns``: {key: (S, T-1)
+    per-step returns}; ``times`` (T,) the split's UTC datetime64s; ``weights`` (T-1, M): the
     hyper-agent's mixing weights over ``members`` along its first seed's run."""
     close = np.asarray(close, np.float64)
     name = "report.md" if split == "test" else f"report_{split}.md"
     plots = out / "plots"
     regimes, counts = regime_table(series, close, labels, metrics["max_holding"])
-    rows = strategies(metrics)
-    figures = {"equity": _equity(series, close, metrics, rows), "drawdown": _drawdown(series, close, metrics, rows),
-               "positions": _positions(series, close), "weights": _weights(weights, members), "regimes": _regimes(regimes, rows)}
-    for figure_name, figure in figures.items():
+    drawn_figures = figures(metrics, series, returns, times, close, regimes, weights, members, levels)
+    for figure_name, figure in drawn_figures.items():
         with atomic_path(plots / f"{split}_{figure_name}.png") as tmp:
             figure.savefig(tmp, format="png", dpi=100)
         plt.close(figure)
-    lines = [f"# MacroHFT evaluation: {split} split", "",
-             f"{metrics['rows']:,} rows; fee {metrics['fee']:g}; max_holding {metrics['max_holding']:g} coins; "
-             f"seeds {[s['seed'] for s in metrics['macrohft']['per_seed']]}; "
-             f"hyper-agent best epochs {metrics['hyper_best_epoch']}.", "",
-             "## Results", "", "Mean ± std over seeds; buy and hold and MACD are deterministic. "
-             "The best single sub-agent is chosen on the validation split; the oracle one is chosen on this "
-             "split and is an upper bound, not a result.", "",
-             "| strategy | " + " | ".join(c[1] for c in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
-    for key, label in strategies(metrics):
-        lines.append(f"| {label} | " + " | ".join(cell(metrics[key], metric, scale, decimals)
-                                                 for metric, _, scale, decimals in COLUMNS) + " |")
+    lines = [f"# MacroHFT evaluation: {split} split", "", *header_lines(metrics), "",
+             "## Results", "", "Mean ± sample standard deviation over seeds; the rules (buy and hold, MACD, IV) are "
+             "deterministic. TR, MDD and the returns are on the money a run put up (its required money); AVOL is "
+             "annualised. The best single sub-agent is chosen on the validation split; the oracle one is chosen on "
+             "this split and is an upper bound, not a result.", "", *table(metrics, COLUMNS, cell),
+             "", "## Intervals over seeds", "",
+             f"Bootstrap {100 * CONFIDENCE:.0f} % interval of the mean over seeds (percentile; every resample "
+             f"enumerated up to {EXACT_UP_TO} seeds). With 2 or 3 seeds it shows how far seeds disagree, not a "
+             "population's interval.", "", *table(metrics, INTERVAL_COLUMNS, interval_cell),
+             "", "## Standard metrics", "",
+             "Mean ± sample std over seeds, on per-minute returns (`results/<split>_returns.csv`); the longest "
+             "drawdown in hours.", "", *table(metrics, STANDARD_COLUMNS, cell)]
     lines += ["", "## By regime", "", "Mean P&L per notional (%) of the chunks with each trend (slope) and "
               "volatility (vol) label, labelled with the training split's edges; chunks per label: "
               + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".", "",
@@ -89,7 +175,7 @@ def write_report(out: Path, split: str, metrics: dict, series: dict, close, labe
         lines.append(f"| {label} | " + " | ".join("–" if v is None else f"{100 * v:.3f}" for v in regimes[key].values())
                      + " |")
     lines += ["", *diagnostics_lines(metrics)]
-    lines += ["", "## Plots", ""] + [f"![{n}](plots/{split}_{n}.png)" for n in figures]
+    lines += ["", "## Plots", ""] + [f"![{n}](plots/{split}_{n}.png)" for n in drawn_figures]
     path = out / name
     write_text("\n".join(lines) + "\n", path)
     return path
@@ -119,66 +205,165 @@ def diagnostics_lines(metrics: dict) -> list[str]:
     return lines
 
 
-def _equity_curves(series: dict, close, metrics: dict, rows) -> dict:
-    """{row label: (T,) seed-mean P&L as a fraction of the notional max_holding x close[0]}."""
-    notional = metrics["max_holding"] * close[0]
-    return {label: np.concatenate([[0.0], np.cumsum(series[key][1].mean(0))]) / notional for key, label in rows}
+# --- plots ----------------------------------------------------------------------------------------
+
+MACROHFT_COLOUR = "#c0392b"  # reserved: no other strategy is drawn in it
+# every other strategy in REGISTRY order: a colour and a dash pattern, so that none repeats
+PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79",
+           "#637939")
+DASHES = ("-", "--", "-.", ":")
+MAX_POINTS = 4000  # drawn per curve: a year of minutes is downsampled for drawing, never for metrics
+MAX_MARKERS = 300  # trades per seed above which the whole-split view shows positions without markers
 
 
-def _equity(series, close, metrics, rows):
-    figure, ax = plt.subplots(figsize=(10, 4))
-    for label, curve in _equity_curves(series, close, metrics, rows).items():
-        ax.plot(100 * curve, label=label, lw=1)
-    ax.set(xlabel="step (minutes)", ylabel="P&L, % of notional", title="Equity (mean over seeds)")
-    ax.legend(fontsize=8)
+def style(key: str, kind: str, index: int) -> dict:
+    """Line style of a strategy: MacroHFT thick in its reserved colour, buy and hold the black
+    reference line, a bound dashed grey, the rest a distinct (colour, dash) pair each."""
+    if kind == "macrohft":
+        return {"color": MACROHFT_COLOUR, "lw": 2.4, "ls": "-", "zorder": 5}
+    if key == "buy_and_hold":
+        return {"color": "black", "lw": 1.4, "ls": "-", "zorder": 4}
+    if kind == "bound":
+        return {"color": "grey", "lw": 1.0, "ls": "--", "zorder": 2}
+    return {"color": PALETTE[index % len(PALETTE)], "lw": 1.0, "ls": DASHES[index // len(PALETTE) % len(DASHES)],
+            "zorder": 3}
+
+
+def styles(rows) -> dict[str, dict]:
+    """{key: style} for the report's (key, label) rows, others numbered in order."""
+    kinds = {s.key: s.kind for s in REGISTRY}
+    out, others = {}, 0
+    for key, _ in rows:
+        out[key] = style(key, kinds[key], others)
+        others += kinds[key] != "macrohft" and key != "buy_and_hold" and kinds[key] != "bound"
+    return out
+
+
+def drawn(n: int) -> np.ndarray:
+    """The indices of ``n`` points that are drawn: every k-th, and the last."""
+    return np.unique(np.append(np.arange(0, n, max(1, -(-n // MAX_POINTS))), n - 1))
+
+
+def bucket_min(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Minimum of ``values`` (..., n) over each bucket [at_i, at_{i+1}): a drawdown's deepest
+    point survives downsampling."""
+    return np.minimum.reduceat(values, at, axis=-1)
+
+
+def wealth(returns) -> np.ndarray:
+    """(runs, T) equity over the money put up, from per-step returns (runs, T-1): 1 at the start,
+    1 + TR at the end."""
+    returns = np.asarray(returns, np.float64)
+    return np.concatenate([np.ones((returns.shape[0], 1)), np.cumprod(1 + returns, axis=1)], axis=1)
+
+
+def date_axis(ax) -> None:
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlabel("time (UTC)")
+
+
+def legend_outside(ax, **kwargs) -> None:
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, **kwargs)
+
+
+def _curves(ax, times, curves: dict, rows, seeded: set, deepest: bool) -> None:
+    """One line per strategy (mean over seeds) and a min-max band over seeds for a seeded one;
+    ``curves`` {key: (runs, T)}; ``deepest`` keeps each drawn bucket's minimum."""
+    at = drawn(len(times))
+    line_styles = styles(rows)
+    for key, label in rows:
+        values = 100 * curves[key]
+        values = bucket_min(values, at) if deepest else values[:, at]
+        ax.plot(times[at], values.mean(0), label=label, **line_styles[key])
+        if key in seeded and len(values) > 1:
+            ax.fill_between(times[at], values.min(0), values.max(0), color=line_styles[key]["color"], alpha=0.15,
+                            lw=0, zorder=1, label=f"{label}: seeds min-max" if key == "macrohft" else None)
+    ax.axhline(0, color="black", lw=0.5)
+    date_axis(ax)
+    legend_outside(ax)
+
+
+def _equity(times, returns, rows, seeded):
+    figure, ax = plt.subplots(figsize=(12, 4.5))
+    _curves(ax, times, {k: wealth(returns[k]) - 1 for k, _ in rows}, rows, seeded, deepest=False)
+    ax.set(ylabel="return on required money, %")
+    ax.set_title("Equity: return on the money each run put up (ends at the table's TR); mean over seeds", loc="left")
     figure.tight_layout()
     return figure
 
 
-def _drawdown(series, close, metrics, rows):
-    figure, ax = plt.subplots(figsize=(10, 3))
-    for label, curve in _equity_curves(series, close, metrics, rows).items():
-        ax.plot(100 * (curve - np.maximum.accumulate(curve)), label=label, lw=1)
-    ax.set(xlabel="step (minutes)", ylabel="drawdown, % of notional", title="Drawdown from the running peak")
-    ax.legend(fontsize=8)
+def _drawdown(times, returns, rows, seeded):
+    figure, ax = plt.subplots(figsize=(12, 4))
+    curves = {}
+    for key, _ in rows:
+        w = wealth(returns[key])
+        curves[key] = w / np.maximum.accumulate(w, axis=1) - 1
+    _curves(ax, times, curves, rows, seeded, deepest=True)
+    ax.set(ylabel="drawdown, % of peak equity")
+    ax.set_title("Drawdown from each run's peak equity (its lowest point is the table's MDD); mean over seeds",
+                 loc="left")
     figure.tight_layout()
     return figure
 
 
-def _positions(series, close):
-    figure, axes = plt.subplots(2, 1, figsize=(10, 6))
-    actions = series["macrohft"][0][0]
-    for ax, end, title in ((axes[0], min(WINDOW, actions.size), f"first {min(WINDOW, actions.size)} steps"),
-                           (axes[1], actions.size, "whole split")):
-        ax.plot(close[:end], color="black", lw=0.8, label="close")
-        held = actions[:end] > 0
-        ax.fill_between(np.arange(end), close[:end].min(), close[:end].max(), where=held, color="tab:green",
-                        alpha=0.25, step="post", label="MacroHFT (seed 0) holds")
-        ax.set(title=f"Positions over price: {title}", ylabel="close")
-        ax.legend(fontsize=8, loc="upper left")
+def _positions(times, close, actions, seeds, levels: int):
+    """Price with every seed's entries and exits, and every seed's position, over the first day
+    and over the whole split."""
+    figure, axes = plt.subplots(2, 2, figsize=(14, 7), sharex="col", gridspec_kw={"height_ratios": [2, 1]})
+    held = np.asarray(actions, np.float64) / (levels - 1)  # (S, T-1) fraction of the top level
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(seeds))]
+    for column, end in enumerate((min(WINDOW, held.shape[1]), held.shape[1])):
+        top, bottom = axes[0, column], axes[1, column]
+        at = drawn(end + 1)
+        top.plot(times[at], close[at], color="black", lw=0.8, label="close")
+        for i, seed in enumerate(seeds):
+            change = np.diff(np.concatenate([[0.0], held[i, :end]]))  # started flat
+            markers = np.count_nonzero(change) <= MAX_MARKERS or column == 0
+            for sign, marker, fill, what in ((1, "^", colours[i], "entry (up)"), (-1, "v", "none", "exit (down)")):
+                rows = np.flatnonzero(np.sign(change) == sign)
+                if markers and len(rows):
+                    top.scatter(times[rows], close[rows], marker=marker, s=28, facecolors=fill,
+                                edgecolors=colours[i], linewidths=1.0, zorder=4, label=f"seed {seed} {what}")
+            steps = at[at < end]
+            bottom.step(times[steps], held[i, steps] + 1.25 * i, where="post", color=colours[i], lw=0.9)
+        bottom.set_yticks([1.25 * i + 0.5 for i in range(len(seeds))], [f"seed {s}" for s in seeds])
+        bottom.set_ylim(-0.2, 1.25 * len(seeds))
+        title = f"first {end} minutes" if column == 0 else "whole split"
+        top.set(title=f"MacroHFT's trades over price: {title}", ylabel="close")
+        bottom.set(ylabel="position (0 to top level)")
+        date_axis(bottom)
+        if column == 1:
+            legend_outside(top, ncol=1 + len(seeds) // 6)
     figure.tight_layout()
     return figure
 
 
-def _weights(weights, members):
-    figure, ax = plt.subplots(figsize=(10, 3))
+def _weights(times, weights, members):
+    figure, ax = plt.subplots(figsize=(12, 3.5))
     weights = np.asarray(weights)
-    ax.stackplot(np.arange(len(weights)), weights.T, labels=members)
-    ax.set(xlabel="step (minutes)", ylabel="weight", ylim=(0, 1), title="Hyper-agent mixing weights (seed 0)")
-    ax.legend(fontsize=7, ncol=len(members), loc="upper center")
+    at = drawn(len(weights))
+    ax.stackplot(times[at], weights[at].T, labels=members, colors=PALETTE[: len(members)])
+    ax.set(ylabel="weight", ylim=(0, 1), title="Hyper-agent mixing weights (seed 0)")
+    date_axis(ax)
+    legend_outside(ax)
     figure.tight_layout()
     return figure
 
 
 def _regimes(regimes: dict, rows):
-    figure, ax = plt.subplots(figsize=(10, 4))
+    figure, ax = plt.subplots(figsize=(12, 4.5))
     names = list(next(iter(regimes.values())))
     width = 0.8 / len(rows)
+    line_styles = styles(rows)
     for i, (key, label) in enumerate(rows):
-        ax.bar(np.arange(len(names)) + i * width, [100 * (regimes[key][n] or 0.0) for n in names], width, label=label)
+        colour = line_styles[key]["color"]
+        ax.bar(np.arange(len(names)) + i * width, [100 * (regimes[key][n] or 0.0) for n in names], width, label=label,
+               color=colour, hatch="//" if line_styles[key]["ls"] != "-" else None, edgecolor="white", lw=0.3)
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
-    ax.set(ylabel="mean chunk P&L, % of notional", title="By regime")
+    ax.set(ylabel="mean chunk P&L, % of notional", title="By regime (chunks labelled by trend and volatility)")
     ax.axhline(0, color="black", lw=0.5)
-    ax.legend(fontsize=7)
+    legend_outside(ax)
     figure.tight_layout()
     return figure

@@ -125,7 +125,7 @@ def test_report_and_plots_match_metrics(smoke_run):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"plots/test_{name}.png" in report
         height, width, _ = matplotlib.image.imread(path).shape
         assert height >= 300 and width >= 900
-    results = report.split("## Results")[1].split("## By regime")[0]
+    results = report.split("## Results")[1].split("\n## ")[0]
     rows = {line.split(" | ")[0].strip("| "): [c.strip(" |") for c in line.split(" | ")[1:]]
             for line in results.splitlines() if line.startswith("| ")}
     assert [k for k, _ in strategies(metrics)][-6:] == ["iv", "dqn", "ddqn", "cdqnrp", "ppo", "oracle_single_subagent"]
