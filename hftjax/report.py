@@ -33,7 +33,7 @@ STANDARD_COLUMNS = (("sharpe", "Sharpe", 1, 2), ("sortino", "Sortino", 1, 2), ("
                     ("max_drawdown_steps", "longest drawdown h", 1 / 60, 1), ("win_rate", "win rate %", 100, 1),
                     ("profit_factor", "profit factor", 1, 2))
 # the metrics whose interval over seeds is shown
-INTERVAL_COLUMNS = (COLUMNS[0], COLUMNS[1], COLUMNS[2], STANDARD_COLUMNS[0])
+INTERVAL_COLUMNS = tuple(c for c in COLUMNS if c[0] in ("TR", "ASR", "MDD", "exposure"))
 CONFIDENCE = 0.90
 EXACT_UP_TO = 6  # seeds: up to this many, the bootstrap enumerates every resample (6**6 = 46,656)
 RESAMPLES = 10_000
@@ -132,7 +132,8 @@ def regime_table(series: dict, close, labels: dict, max_holding: float) -> tuple
 def figures(metrics: dict, series: dict, returns: dict, times, close, regimes: dict, weights, members, levels: int):
     """{name: matplotlib Figure} of the report's plots (see ``write_report``)."""
     rows = strategies(metrics)
-    seeded = {key for key, _ in rows if "per_seed" in metrics[key]}
+    kinds = {s.key: s.kind for s in REGISTRY}  # a band for MacroHFT and the learned baselines
+    seeded = {key for key, _ in rows if "per_seed" in metrics[key] and kinds[key] in ("macrohft", "learned")}
     seeds = [s["seed"] for s in metrics["macrohft"]["per_seed"]]
     return {"equity": _equity(times, returns, rows, seeded), "drawdown": _drawdown(times, returns, rows, seeded),
             "positions": _positions(times, close, series["macrohft"][0], seeds, levels),
@@ -269,7 +270,7 @@ def legend_outside(ax, **kwargs) -> None:
 
 
 def _curves(ax, times, curves: dict, rows, seeded: set, deepest: bool) -> None:
-    """One line per strategy (mean over seeds) and a min-max band over seeds for a seeded one;
+    """One line per strategy (mean over seeds) and a min-max band over seeds for the ``seeded`` ones;
     ``curves`` {key: (runs, T)}; ``deepest`` keeps each drawn bucket's minimum."""
     at = drawn(len(times))
     line_styles = styles(rows)
