@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import traceback
@@ -328,13 +329,29 @@ def _log_to_stderr(command: str, verbose: bool) -> None:
     handler.setFormatter(logging.Formatter(f"hftjax {command}: %(message)s"))
 
 
+OVERRIDE = re.compile(r"[A-Za-z_]\w*(?:\.\w+)*=")  # section.key=value
+
+
+def take_overrides(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[list[str], list[str]]:
+    """(argv without them, the key=value overrides in it, in order) for a command that takes
+    overrides: they count wherever they stand, after ``--seeds 0 1`` or ``--data FILE`` too. A
+    word that names an existing file stays where it is."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    at = next((i for i, word in enumerate(argv) if word in commands), None)
+    if at is None or not any(a.dest == "overrides" for a in commands[argv[at]]._actions):
+        return argv, []
+    rest, overrides = argv[:at + 1], []
+    for word in argv[at + 1:]:
+        (overrides if OVERRIDE.match(word) and not Path(word).exists() else rest).append(word)
+    return rest, overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not (hasattr(args, "overrides") and all("=" in x and not x.startswith("-") for x in extra)):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if extra:  # key=value overrides may come after options
-        args.overrides = [*args.overrides, *extra]
+    argv, overrides = take_overrides(parser, list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(argv)
+    if overrides:
+        args.overrides = [*args.overrides, *overrides]
     _log_to_stderr(args.command, args.verbose)
     with warnings.catch_warnings():  # warnings as one line each, like errors
         warnings.showwarning = lambda message, *_, **__: print(f"hftjax {args.command}: warning: {message}",

@@ -59,9 +59,12 @@ def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: 
 
 
 def split_path(data_dir: str | Path, split: str) -> Path:
-    """``DIR/<split>.parquet``; a clear error when that split was not prepared."""
+    """``DIR/<split>.parquet``; a clear error naming the splits there when that one was not prepared."""
     path = Path(data_dir) / f"{split}.parquet"
     if not path.exists():
+        have = sorted(p.stem for p in Path(data_dir).glob("*.parquet") if (p.parent / f"{p.stem}_labels.json").exists())
+        if have:
+            raise ConfigError("--split", f"no split {split!r} in {data_dir}; its splits: {', '.join(have)}")
         raise DataError("no such prepared split (run hftjax prepare first)", file=str(path))
     return path
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import tomllib
 import types
 import typing
@@ -82,6 +83,18 @@ def parse_override(item: str) -> tuple[str, Any]:
         return key, raw
 
 
+class YamlLoader(yaml.SafeLoader):
+    """YAML with YAML 1.2's numbers: PyYAML follows YAML 1.1, where ``3e-4`` (no dot) is text."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?$"  # with a dot
+               r"|^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"  # an exponent without a dot: 3e-4
+               r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."))
+
+
 def read_config_file(path) -> dict:
     """A JSON, TOML (``.toml``) or YAML (``.yaml``, ``.yml``) file of options, as a dict."""
     path = Path(path)
@@ -95,7 +108,7 @@ def read_config_file(path) -> dict:
         if path.suffix == ".toml":
             values = tomllib.loads(text)
         elif path.suffix in (".yaml", ".yml"):
-            values = yaml.safe_load(text)
+            values = yaml.load(text, YamlLoader)
         else:
             values = json.loads(text)
     except json.JSONDecodeError as e:

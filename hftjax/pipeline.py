@@ -48,10 +48,27 @@ def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: 
             if changed:
                 raise RunDirError(out, f"holds a run made with other settings (differs in {', '.join(changed)}); "
                                        "give --out a new directory")
+            say_reused(out)
         # stage times are logged (hftjax -v); each training stage has its own progress bar
         with stages("run", 6, enabled=False) as advance:
             metrics = _stages(out, config, progress, advance, resume_from)
     return metrics
+
+
+# what a finished stage leaves in a run directory, in the order the stages run
+FINISHED = (("data/manifest.json", "prepared data"), ("subagents.json", "sub-agents"),
+            ("baselines.json", "DQN-family baselines"), ("ppo.json", "PPO"), ("hyper.json", "hyper-agent"))
+
+
+def say_reused(out: Path) -> None:
+    """A rerun into a run directory says what it reuses and what it resumes (shown by default)."""
+    reused = [f"{what} ({name})" for name, what in FINISHED if (out / name).exists()]
+    resumed = [f"{what} ({name.removesuffix('.json')}_checkpoints/)" for name, what in FINISHED[1:]
+               if not (out / name).exists() and (out / f"{name.removesuffix('.json')}_checkpoints").is_dir()]
+    if reused or resumed:
+        log.warning("%s already holds this config's run: %s; evaluation runs again (a new --out starts over)", out,
+                    "; ".join([*(["reusing " + ", ".join(reused)] if reused else []),
+                               *(["resuming " + ", ".join(resumed)] if resumed else [])]))
 
 
 def check_before_writing(config: RunConfig) -> None:

@@ -152,7 +152,7 @@ def load_run_config(preset: str | None = None, path: str | Path | None = None, o
     """Defaults <- ``base`` (e.g. a run's stored config) <- preset <- file <- overrides.
     With a ``default_section``, undotted keys and a file of plain options belong to it; ``only``
     limits the sections a command accepts options for."""
-    values = merge({}, base or {})
+    values, from_file = merge({}, base or {}), set()
     if preset is not None:
         if preset not in PRESETS:
             raise ConfigError("--preset", f"must be one of {', '.join(PRESETS)}, got {preset!r}")
@@ -163,6 +163,7 @@ def load_run_config(preset: str | None = None, path: str | Path | None = None, o
             given = {default_section: given}
         values = merge(values, given)
         _check_only(given, only, "--config")
+        from_file = {f"{section}.{key}" for section, options in given.items() for key in options}
     for item in overrides:
         key, value = parse_override(item)
         section, dot, name = key.partition(".")
@@ -172,7 +173,13 @@ def load_run_config(preset: str | None = None, path: str | Path | None = None, o
             section, name = default_section, key
         _check_only({section: {}}, only, f"{section}.{name}")
         values.setdefault(section, {})[name] = value
-    return RunConfig.from_dict(values)
+        from_file.discard(f"{section}.{name}")
+    try:
+        return RunConfig.from_dict(values)
+    except ConfigError as e:  # a value the file set: name the file
+        if e.option in from_file:
+            raise ConfigError(e.option, f"{e.reason} (set in {path})") from None
+        raise
 
 
 def _check_only(values: dict, only: tuple[str, ...] | None, option: str) -> None:

@@ -538,3 +538,12 @@ def test_tearsheet_writes_html_or_names_the_extra(smoke_run, tmp_path, capsys, m
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install 'hftjax[report]'" in err[0]
     assert not (tmp_path / "none.html").exists()
+
+
+def test_a_rerun_says_what_it_reuses_and_a_wrong_split_lists_the_splits(smoke_run, capsys):
+    assert main(["evaluate", str(smoke_run), "--split", "foo", "-q"]) == 2
+    assert "no split 'foo'" in (err := capsys.readouterr().err) and "its splits: test, train, valid" in err
+    assert main(["run", "--preset", "smoke", "--out", str(smoke_run), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert f"{smoke_run} already holds this config's run: reusing prepared data (data/manifest.json), sub-agents " \
+           "(subagents.json)" in err and "hyper-agent (hyper.json); evaluation runs again" in err

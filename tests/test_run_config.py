@@ -84,3 +84,33 @@ def test_a_command_takes_only_its_sections(tmp_path):
     (tmp_path / "bad.yaml").write_text("hyper: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_run_config(None, tmp_path / "bad.yaml")
+
+
+def test_yaml_numbers_read_as_numbers_and_a_files_bad_value_names_the_file(tmp_path):
+    (tmp_path / "c.yaml").write_text("hyper:\n  lr: 3e-4\n  beta: 1E+1\nsubagents:\n  lr: 5.\n")
+    cfg = load_run_config("smoke", tmp_path / "c.yaml")
+    assert (cfg.hyper.lr, cfg.hyper.beta, cfg.subagents.lr) == (3e-4, 10.0, 5.0)
+    (tmp_path / "bad.yaml").write_text("hyper:\n  epochs: -1\n  lr: 3e-4\n")
+    with pytest.raises(ConfigError, match=r"'hyper.epochs'.*\(set in .*bad.yaml\)"):
+        load_run_config("smoke", tmp_path / "bad.yaml")
+    with pytest.raises(ConfigError) as overridden:  # the override's bad value is not the file's
+        load_run_config("smoke", tmp_path / "c.yaml", ["hyper.lr=-1"])
+    assert "set in" not in str(overridden.value) and "'hyper.lr'" in str(overridden.value)
+
+
+def test_overrides_count_wherever_they_stand(tmp_path, capsys):
+    from hftjax.cli import build_parser, main, take_overrides
+
+    parser = build_parser()
+    odd = tmp_path / "x=1.parquet"  # a file whose name looks like an override stays a file
+    odd.write_text("")
+    argv, overrides = take_overrides(parser, ["run", "--seeds", "0", "1", "hyper.lr=1e-3", "--data", str(odd),
+                                              "env.fee=0.001", "--out", "r"])
+    args = parser.parse_args(argv)
+    assert args.seeds == [0, 1] and args.data == [str(odd)] and overrides == ["hyper.lr=1e-3", "env.fee=0.001"]
+    # end to end: the override after --seeds reaches the config (and its bad value is named)
+    assert main(["run", "--seeds", "0", "1", "hyper.lr=-1", "--out", str(tmp_path / "run"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "option 'hyper.lr': must be a number > 0" in err and "invalid int value" not in err
+    assert main(["run", "--data", str(tmp_path / "missing.parquet"), "hyper.lr=-1", "--out", str(tmp_path / "r2")]) == 2
+    assert "hyper.lr=-1: no such file" not in capsys.readouterr().err
