@@ -105,6 +105,15 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"wrote {Path(args.run_dir) / 'results' / name} and {args.split}_positions.parquet")
 
 
+def _download(args: argparse.Namespace) -> None:
+    from hftjax.data.download import MARKETS, download
+
+    paths = download(args.symbol, args.start, args.end, market=args.market, out=args.out, base_url=args.base_url,
+                     progress=not args.quiet)
+    print(f"{len(paths)} archive(s) in {args.out}; next: hftjax prepare {args.out}/{MARKETS[args.market]}/*/klines/"
+          f"{args.symbol.upper()}/1m/*.zip --out DATA_DIR (or hftjax run --data with the same files)")
+
+
 def _tearsheet(args: argparse.Namespace) -> None:
     from hftjax.tearsheet import write_tearsheet
 
@@ -206,6 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="replace an existing file that hftjax synth did not write (by default it is refused)")
     p.set_defaults(run=_synth)
+
+    p = sub.add_parser("download", help="Binance 1-minute klines (spot or USD-M futures) for a date range, checksummed and resumable",
+                       epilog="example: hftjax download ETHUSDT 2021-04-01 2021-06-16 --out data/binance")
+    p.add_argument("symbol", help="e.g. ETHUSDT")
+    p.add_argument("start", help="first UTC day, YYYY-MM-DD")
+    p.add_argument("end", help="UTC day after the last, YYYY-MM-DD (exclusive, like --split)")
+    p.add_argument("--market", default="spot", choices=["spot", "um"], help="spot (default) or um (USD-M futures)")
+    p.add_argument("--out", default="binance", help="folder the archives go to, in Binance's layout (default binance)")
+    p.add_argument("--base-url", help="a mirror of https://data.binance.vision (default: $HFTJAX_BINANCE_URL, else that)")
+    p.set_defaults(run=_download)
 
     p = sub.add_parser("prepare", help="features, splits and chunk labels from market files",
                        epilog='example: hftjax prepare ../shared/data/binance_ETHUSDT_1m_2021-04-02_2021-06-15.parquet --out runs/eth/data --normalize zscore')

@@ -1,0 +1,86 @@
+"""``hftjax download`` against a Binance-archive stand-in on the loopback address
+(``tests.binance_server``): the archives planned, checksums, resuming, missing days, and the
+files ``prepare`` reads directly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pytest
+
+from hftjax.cli import main
+from hftjax.data.download import download, plan
+from hftjax.errors import DataError
+from tests.binance_server import serving
+
+D = dt.date
+
+
+def test_plan_takes_whole_months_monthly_and_the_rest_daily():
+    wanted = plan("ETHUSDT", D(2021, 3, 30), D(2021, 6, 3))
+    names = [a.name for a, _ in wanted]
+    assert names == ["ETHUSDT-1m-2021-03-30.zip", "ETHUSDT-1m-2021-03-31.zip", "ETHUSDT-1m-2021-04.zip",
+                     "ETHUSDT-1m-2021-05.zip", "ETHUSDT-1m-2021-06-01.zip", "ETHUSDT-1m-2021-06-02.zip"]
+    april, fallback = wanted[2]
+    assert april.folder == "spot/monthly/klines/ETHUSDT/1m" and len(fallback) == 30 and len(april.days) == 30
+    assert plan("BTCUSDT", D(2024, 2, 1), D(2024, 3, 1), "um")[0][0].relative == \
+        "futures/um/monthly/klines/BTCUSDT/1m/BTCUSDT-1m-2024-02.zip"
+
+
+def test_downloads_check_and_become_a_prepared_dataset(tmp_path):
+    with serving() as (server, url):
+        paths = download("ethusdt", "2021-04-29", "2021-05-03", out=tmp_path / "raw", base_url=url, progress=False)
+        assert [p.name for p in paths] == [f"ETHUSDT-1m-2021-{d}.zip" for d in ("04-29", "04-30", "05-01", "05-02")]
+        for p in paths:
+            assert hashlib.sha256(p.read_bytes()).hexdigest() == p.with_name(p.name + ".CHECKSUM").read_text().split()[0]
+        fetched = len(server.log)
+        assert download("ETHUSDT", "2021-04-29", "2021-05-03", out=tmp_path / "raw", base_url=url, progress=False) == paths
+        assert len(server.log) == fetched  # checked copies are not fetched again
+    assert main(["prepare", *map(str, paths), "--out", str(tmp_path / "data"), "--features", "ohlcv", "--chunk-len", "720", "-q"]) == 0
+    import json
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert manifest["market"] == {"symbol": "ETHUSDT", "venue": "Binance spot"}
+    assert sum(s["rows"] for s in manifest["splits"].values()) == 4 * 1440 - 360  # every minute, less the warm-up
+
+
+def test_a_wrong_checksum_is_named_and_the_file_removed(tmp_path):
+    with serving() as (server, url):
+        server.wrong_checksum.add("ETHUSDT-1m-2021-04-02.zip")
+        with pytest.raises(DataError, match=r"2021-04-02\.zip: sha256 [0-9a-f]{64} differs from the published"):
+            download("ETHUSDT", "2021-04-01", "2021-04-03", out=tmp_path, base_url=url, progress=False)
+        folder = tmp_path / "spot/daily/klines/ETHUSDT/1m"
+        assert (folder / "ETHUSDT-1m-2021-04-01.zip").exists()
+        assert not list(folder.glob("*04-02.zip*"))  # neither the archive nor a part of it
+        server.wrong_checksum.clear()
+        assert len(download("ETHUSDT", "2021-04-01", "2021-04-03", out=tmp_path, base_url=url, progress=False)) == 2
+
+
+def test_a_missing_month_falls_back_to_days_and_missing_days_are_named(tmp_path, capsys):
+    with serving() as (server, url):
+        server.missing.add("ETHUSDT-1m-2021-02.zip")  # not published monthly: its days are fetched
+        paths = download("ETHUSDT", "2021-02-01", "2021-03-01", out=tmp_path, base_url=url, progress=False)
+        assert len(paths) == 28 and paths[0].name == "ETHUSDT-1m-2021-02-01.zip"
+        server.missing |= {"ETHUSDT-1m-2021-03.zip", *(f"ETHUSDT-1m-2021-03-{d:02d}.zip" for d in range(1, 32))}
+        code = main(["download", "ETHUSDT", "2021-02-27", "2021-03-02", "--out", str(tmp_path), "--base-url", url, "-q"])
+        assert code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "no spot archive of ETHUSDT for 2021-03-01 (" in err[0] and "2 other archive(s)" in err[0]
+
+
+def test_an_interrupted_transfer_resumes_where_it_stopped(tmp_path):
+    with serving() as (server, url):
+        name = "ETHUSDT-1m-2021-04-05.zip"
+        server.cut_once.add(name)
+        [path] = download("ETHUSDT", "2021-04-05", "2021-04-06", out=tmp_path, base_url=url, progress=False)
+        ranges = [r for p, r in server.log if p.endswith(name)]
+        assert ranges[0] is None and ranges[1].startswith("bytes=") and int(ranges[1][6:-1]) > 0  # the rest only
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.with_name(name + ".CHECKSUM").read_text().split()[0]
+        # a part left by a killed run: the next run asks for the rest only
+        other = "ETHUSDT-1m-2021-04-06.zip"
+        whole = server.body(other, "2021-04-06")
+        part = path.with_name(other + ".part")
+        part.write_bytes(whole[:1000])
+        download("ETHUSDT", "2021-04-06", "2021-04-07", out=tmp_path, base_url=url, progress=False)
+        assert [r for p, r in server.log if p.endswith(other)] == ["bytes=1000-"]
+        assert path.with_name(other).read_bytes() == whole and not part.exists()
