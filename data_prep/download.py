@@ -1,12 +1,12 @@
-"""Download real market data in the layouts ``hftjax prepare`` reads. Needs internet; CI never runs it.
+"""Download order-book snapshots in the layout ``hftjax prepare`` reads. Needs internet; CI never runs it.
 
-Binance monthly 1-minute klines (public archive, one .zip per month, checked against its sha256):
-    python data_prep/download.py klines ETHUSDT 2022-02 2023-10 --out raw/
+Binance 1-minute klines come with ``hftjax download`` (checksummed, resumable):
+    hftjax download ETHUSDT 2022-02-01 2023-11-01 --out raw/
 Tardis ``book_snapshot_5`` files (one .csv.gz per day; the first day of each month is free,
 other days need an API key in $TARDIS_API_KEY):
     python data_prep/download.py book binance ETHUSDT 2022-02-01 2022-02-03 --out raw/
 Then:
-    hftjax prepare raw/ETHUSDT-1m-*.zip raw/binance_book_snapshot_5_*_ETHUSDT.csv.gz --out data/eth \
+    hftjax prepare raw/spot/*/klines/ETHUSDT/1m/*.zip raw/binance_book_snapshot_5_*_ETHUSDT.csv.gz --out data/eth \
         --split train=2022-02-01:2023-02-01 --split valid=2023-02-01:2023-06-01 --split test=2023-06-01:2023-11-01
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import os
 import sys
 import urllib.request
@@ -23,7 +22,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hftjax.io import atomic_path  # noqa: E402
 
-KLINES_URL = "https://data.binance.vision/data/spot/monthly/klines/{s}/1m/{s}-1m-{m}.zip"
 BOOK_URL = "https://datasets.tardis.dev/v1/{e}/book_snapshot_5/{d:%Y/%m/%d}/{s}.csv.gz"
 
 
@@ -40,24 +38,6 @@ def fetch(url: str, path: Path, headers: dict | None = None) -> bytes:
     return body
 
 
-def months(first: str, last: str):
-    year, month = map(int, first.split("-"))
-    while f"{year:04d}-{month:02d}" <= last:
-        yield f"{year:04d}-{month:02d}"
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-
-
-def download_klines(symbol: str, first: str, last: str, out: Path) -> None:
-    for month in months(first, last):
-        url = KLINES_URL.format(s=symbol, m=month)
-        body = fetch(url, out / f"{symbol}-1m-{month}.zip")
-        with urllib.request.urlopen(url + ".CHECKSUM", timeout=60) as response:
-            expected = response.read().decode().split()[0]
-        if hashlib.sha256(body).hexdigest() != expected:
-            (out / f"{symbol}-1m-{month}.zip").unlink()
-            raise SystemExit(f"checksum mismatch for {url}; the file was removed, run again")
-
-
 def download_book(exchange: str, symbol: str, first: str, last: str, out: Path) -> None:
     key = os.environ.get("TARDIS_API_KEY")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -71,22 +51,14 @@ def download_book(exchange: str, symbol: str, first: str, last: str, out: Path) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
-    k = sub.add_parser("klines", help="Binance spot monthly 1m klines")
-    k.add_argument("symbol")
-    k.add_argument("first_month", help="YYYY-MM")
-    k.add_argument("last_month", help="YYYY-MM")
     b = sub.add_parser("book", help="Tardis book_snapshot_5 days")
     b.add_argument("exchange")
     b.add_argument("symbol")
     b.add_argument("first_day", help="YYYY-MM-DD")
     b.add_argument("last_day", help="YYYY-MM-DD")
-    for p in (k, b):
-        p.add_argument("--out", type=Path, default=Path("raw"))
+    b.add_argument("--out", type=Path, default=Path("raw"))
     args = parser.parse_args()
-    if args.what == "klines":
-        download_klines(args.symbol.upper(), args.first_month, args.last_month, args.out)
-    else:
-        download_book(args.exchange, args.symbol.upper(), args.first_day, args.last_day, args.out)
+    download_book(args.exchange, args.symbol.upper(), args.first_day, args.last_day, args.out)
 
 
 if __name__ == "__main__":
