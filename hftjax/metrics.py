@@ -1,5 +1,5 @@
 """Evaluation metrics, pure JAX (``vmap`` them over runs and seeds): the paper's set
-(MACROHFT.md s.6), ``paper_metrics``, and the standard set (Sharpe, Sortino, CAGR, Calmar,
+(docs/method.md s.6), ``paper_metrics``, and the standard set (Sharpe, Sortino, CAGR, Calmar,
 drawdown depth and length, win rate, profit factor), ``standard_metrics``; ``check_run`` checks
 host inputs first. ``tests/metrics_oracle.py`` is the plain NumPy float64 oracle.
 
@@ -135,7 +135,7 @@ def paper_metrics(rewards, required_money, actions=None, initial_action=None,
 def buy_and_hold_rewards(close, max_holding: float, fee: float):
     """(rewards (T-1,), required_money) of buying ``max_holding`` at close[0] and holding to the end.
 
-    Same accounting as the env (MACROHFT.md s.3): starting flat, the first step buys at close[0]
+    Same accounting as the env (docs/method.md s.3): starting flat, the first step buys at close[0]
     paying the fee, reward_t = max_holding (c_{t+1} - c_t) - [t = 0] fee c_0 max_holding; the
     required money is the purchase, max_holding c_0 (1 + fee). Feed both to :func:`paper_metrics`
     (with ``actions = ones(T-1)``, ``initial_action = 0`` this counts one trade).

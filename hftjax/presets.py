@@ -9,7 +9,7 @@
   1e-4 left its zero-initialised mixing layer near the equal-weight mix).
 - ``smoke``: tiny, for tests, with the demo's learning fixes.
 - ``paper-eth``, ``paper-btc``, ``paper-dot``, ``paper-ltc``: the reference's settings per
-  market (MACROHFT.md s.1, 4, 5): the paper's date splits, max_holding (BTC 0.01, ETH 0.2,
+  market (docs/method.md s.1, 4, 5): the paper's date splits, max_holding (BTC 0.01, ETH 0.2,
   DOT 10, LTC 10 coins), chunk length (3 days; 360 minutes for BTC, as in the paper), the
   reference's per-agent alphas and beta (1 for DOT). They need the market's real 1-minute data
   with a 5-level book (``--data FILE...``); a GPU job. They keep the reference's behaviour

@@ -1,4 +1,4 @@
-"""Plain NumPy (float64) reference of the MacroHFT trading environment (MACROHFT.md s.3).
+"""Plain NumPy (float64) reference of the MacroHFT trading environment (docs/method.md s.3).
 
 Written from the spec alone, one episode at a time with an explicit Python loop and
 explicit buy/sell branches, so that it can serve as the oracle for vectorised versions.

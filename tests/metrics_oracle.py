@@ -1,4 +1,4 @@
-"""The paper's metrics (MACROHFT.md s.6) in plain NumPy float64, one formula a line, for
+"""The paper's metrics (docs/method.md s.6) in plain NumPy float64, one formula a line, for
 consistent inputs only: the independent oracle ``hftjax.metrics.paper_metrics`` (JAX, float32)
 is tested against."""
 

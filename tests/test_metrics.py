@@ -1,4 +1,4 @@
-"""The paper metrics (MACROHFT.md s.6, pure JAX) on a hand-worked series, against the NumPy
+"""The paper metrics (docs/method.md s.6, pure JAX) on a hand-worked series, against the NumPy
 float64 oracle (``tests/metrics_oracle.py``), the identity ACR = ASR AVOL / MDD, the degenerate
 cases, consistency with the env's accounting; the standard set against empyrical-reloaded."""
 

@@ -1,4 +1,4 @@
-"""IV: the order-book imbalance-volume rule (the paper's rule baseline, MACROHFT.md s.1, s.6).
+"""IV: the order-book imbalance-volume rule (the paper's rule baseline, docs/method.md s.1, s.6).
 
 volume_imbalance_t = (sum of bid sizes - sum of ask sizes) / (their sum) over the 5 book levels
 at bar t's close (the ``lob`` feature). The rule goes long (the top level) when the imbalance

@@ -1,4 +1,4 @@
-"""The paper's Q-learning baselines (MACROHFT.md s.6; PPO is ``hftjax.baselines.ppo``), trained with the sub-agents' learner core,
+"""The paper's Q-learning baselines (docs/method.md s.6; PPO is ``hftjax.baselines.ppo``), trained with the sub-agents' learner core,
 host loop and budget, so the comparison is like for like:
 
 - ``dqn``: a plain MLP Q-network (no adapter, no teacher), DQN target (the target network's

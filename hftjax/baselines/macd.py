@@ -1,4 +1,4 @@
-"""MACD crossover, long-only (the paper's rule baseline, MACROHFT.md s.6).
+"""MACD crossover, long-only (the paper's rule baseline, docs/method.md s.6).
 
 EMA_span(x)_t = a x_t + (1 - a) EMA_{t-1} with a = 2 / (span + 1) and EMA_0 = x_0 (pandas'
 ``ewm(span, adjust=False)``); MACD = EMA_fast(close) - EMA_slow(close); signal = EMA_signal(MACD).

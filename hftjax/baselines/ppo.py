@@ -1,4 +1,4 @@
-"""The PPO baseline of the paper (MACROHFT.md s.6), in the PureJaxRL style: every update of an
+"""The PPO baseline of the paper (docs/method.md s.6), in the PureJaxRL style: every update of an
 epoch (rollout, GAE, clipped policy and value losses over shuffled minibatches) runs inside one
 ``jit`` as a ``lax.scan``, with ``ppo_envs`` episodes side by side, and the seeds as a ``vmap``.
 

@@ -1,4 +1,4 @@
-"""5-bin quantile labelling of chunk statistics (MACROHFT.md section 2).
+"""5-bin quantile labelling of chunk statistics (docs/method.md s.2).
 
 Training edges are the quantiles [0, .05, .35, .65, .95, 1] of the training chunks' values.
 Bins are right-closed like ``pandas.cut(..., include_lowest=True)``: label i holds

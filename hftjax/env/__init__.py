@@ -1,4 +1,4 @@
-"""The MacroHFT market environment as pure, jit/vmap-able JAX functions (MACROHFT.md s.3)."""
+"""The MacroHFT market environment as pure, jit/vmap-able JAX functions (docs/method.md s.3)."""
 
 from hftjax.env.core import (EnvState, Observation, accounts, observe, observe_rows, random_start_state, reset,
                              reset_to, start_state, step, step_no_reset, transition)

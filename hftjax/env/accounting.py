@@ -1,4 +1,4 @@
-"""Trade arithmetic shared by the env step, ``simulate`` and the Q-teacher (MACROHFT.md s.3).
+"""Trade arithmetic shared by the env step, ``simulate`` and the Q-teacher (docs/method.md s.3).
 
 A step at row t fills at close_t and marks at close_{t+1}; ``price_change`` is
 close_{t+1} - close_t, taken in float64 on the host when possible so float32 rewards keep their

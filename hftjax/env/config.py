@@ -1,4 +1,4 @@
-"""The market settings of a run: the one home of their defaults (MACROHFT.md s.3).
+"""The market settings of a run: the one home of their defaults (docs/method.md s.3).
 
 Saved once per run and read by the sub-agents, the hyper-agent and the evaluation; what they
 resolve to on a dataset (coins, the teacher's table) is read by ``hftjax.dataset``. ``levels`` is

@@ -11,7 +11,7 @@ from hftjax.env.market import MarketData
 from hftjax.errors import ConfigError
 
 TRADING_FEE = 2e-4  # 2 bps
-LEVELS = 2  # target positions flat and long (MACROHFT.md s.3); EarnHFT-style K > 2 also works
+LEVELS = 2  # target positions flat and long (docs/method.md s.3); EarnHFT-style K > 2 also works
 MAX_HOLDING = {"BTC": 0.01, "ETH": 0.2, "DOT": 10.0, "LTC": 10.0}  # coins, per market (paper)
 
 

@@ -1,4 +1,4 @@
-"""The ``lob`` feature set: the reference's 36 single-step and 9 trend features (MACROHFT.md s.1).
+"""The ``lob`` feature set: the reference's 36 single-step and 9 trend features (docs/method.md s.1).
 
 Uses book levels 1..5. ``volume`` here is book depth (sum of the 10 sizes), as in the reference,
 not traded volume. Zero-depth rules: level shares (``*_size_n``) and both vwaps are 0 when the

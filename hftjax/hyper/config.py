@@ -1,4 +1,4 @@
-"""Hyper-agent configuration (MACROHFT.md s.5 defaults) and its ablation switches."""
+"""Hyper-agent configuration (docs/method.md s.5 defaults) and its ablation switches."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 A FIFO ring of ``capacity`` entries (key, action, q), plus the market ``row`` and the
 ``prev_action`` of each entry so that every key can be re-encoded later with the current
-network. Query rule (MACROHFT.md section 5), for a query ``key`` and ``action``:
+network. Query rule (docs/method.md s.5), for a query ``key`` and ``action``:
 
     s_i = 1 / (||key - key_i||^2 + 1e-3)                    for every entry i
     top k entries by s (``lax.top_k``; ties: lowest ring slot first)

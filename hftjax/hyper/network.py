@@ -1,4 +1,4 @@
-"""The hyper-agent network (MACROHFT.md s.5): softmax mixing weights over the frozen sub-agents.
+"""The hyper-agent network (docs/method.md s.5): softmax mixing weights over the frozen sub-agents.
 
 ``encode(single, trend, prev_action)`` is the 2H key [embedding[prev_action], fc1([single, trend])]
 (action embedding first) that the episodic memory stores. ``__call__`` conditions the LayerNormed

@@ -1,4 +1,4 @@
-"""The Double-DQN learner both MacroHFT agents specialise (MACROHFT.md s.4-5), as pure functions.
+"""The Double-DQN learner both MacroHFT agents specialise (docs/method.md s.4-5), as pure functions.
 
 - ``HParams``: the traced hyper-parameters of one learner (a sweep or a seed population is a
   vmap over them, one compile);

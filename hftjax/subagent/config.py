@@ -1,7 +1,7 @@
 """Sub-agent training configuration: static structure, per-member (traced) hyper-parameters and
 host-loop options, each field's role declared with ``option`` (``hftjax.options``).
 
-Defaults are the reference's (MACROHFT.md s.4). ``mode="faithful"`` runs one episode at a
+Defaults are the reference's (docs/method.md s.4). ``mode="faithful"`` runs one episode at a
 time with 10 updates of batch 512 per 100 env steps; ``mode="fast"`` runs ``num_envs``
 episodes in parallel and scales the update batch by the same factor, so each transition is
 still sampled 51.2 times on average (the replay ratio) with far fewer sequential updates.

@@ -1,4 +1,4 @@
-"""The sub-agent Q-network (MACROHFT.md s.4): action embedding, conditional adapter, dueling head.
+"""The sub-agent Q-network (docs/method.md s.4): action embedding, conditional adapter, dueling head.
 
 ``dueling_mean="sample"`` (default) subtracts each row's mean advantage; ``"batch"`` takes one
 mean over the whole batch tensor, as the reference does (identical at batch size 1).
