@@ -91,17 +91,21 @@ def test_setting_choice_pairs_windows_and_chooses_on_last_epoch_validation_only(
         for split in ("valid", "test"):
             for epoch in ("last", "kept"):
                 base = float(rng.normal())
-                score = lambda asr: {"asr": asr, "buy_and_hold": base, "trades_per_day": 3.0, "timing": 85.0}  # noqa: E731
+                score = lambda asr: {"asr": asr, "buy_and_hold": base, "trades_per_day": 3.0, "timing": 85.0,  # noqa: E731
+                                     "long_from_flat": 0.25, "stay_long": 0.5 + 0.01 * i}
                 default[f"W-{i}", split, epoch] = score(base)
                 better[f"W-{i}", split, epoch] = score(base + 0.8 + 0.05 * rng.normal())
                 kept_only[f"W-{i}", split, epoch] = score(base + (2.0 if (split, epoch) != ("valid", "last") else rng.normal()))
-    better["W-extra", "valid", "last"] = {"asr": -50.0, "buy_and_hold": 0.0, "trades_per_day": 1.0, "timing": 0.0}
+    better["W-extra", "valid", "last"] = {"asr": -50.0, "buy_and_hold": 0.0, "trades_per_day": 1.0, "timing": 0.0,
+                                          "long_from_flat": 1.0, "stay_long": 1.0}
     rows = {(r["split"], r["epoch"], r["setting"]): r for r in choice_rows(("d", default), [("b", better), ("k", kept_only)])}
     assert rows["valid", "last", "b"]["chosen (rule)"] == "yes" and rows["valid", "last", "b"]["windows"] == 10
     assert float(rows["valid", "last", "b"]["minus d"].split()[0]) == pytest.approx(0.8, abs=0.05)
     assert rows["valid", "last", "k"]["chosen (rule)"] == "no" and rows["valid", "last", "d"]["chosen (rule)"] == "default"
     assert float(rows["valid", "kept", "k"]["minus d"].split()[0]) == pytest.approx(2.0) and "chosen (rule)" not in rows["valid", "kept", "k"]
     assert "chosen (rule)" not in rows["test", "last", "b"] and rows["test", "last", "b"]["timing >= 80"] == "10 of 10"
+    assert rows["valid", "last", "b"]["sub-agents long from flat %"] == pytest.approx(25.0)
+    assert rows["valid", "last", "b"]["sub-agents stay long %"] == pytest.approx(54.5)  # the extra window left out
 
 
 def test_results_files_keep_full_and_smoke_tables_apart_grouped_by_topic(tmp_path, monkeypatch):

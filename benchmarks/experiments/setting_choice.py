@@ -38,23 +38,30 @@ def labelled(text: str) -> tuple[str, Path]:
 
 
 def window_scores(runs: Path) -> dict[tuple[str, str, str], dict]:
-    """{(window, split, epoch): {asr, buy_and_hold, trades_per_day, timing}} of a walk-forward's
-    run directories, on the kept epoch (the runs' metrics) and the last one (the levers cache)."""
+    """{(window, split, epoch): {asr, buy_and_hold, trades_per_day, timing, long_from_flat,
+    stay_long}} of a walk-forward's run directories, on the kept epoch (the runs' metrics) and the
+    last one (the levers cache). The last two are the sub-agents' own (mean over agents and
+    seeds of each one's rate over the split's rows), whatever the hyper-agent's epoch: a sub-agent
+    lever's effect on inertia."""
     scores = {}
     for window in sorted(p for p in runs.iterdir() if (p / "results" / "metrics.json").exists()):
         for split, file in (("valid", "metrics_valid.json"), ("test", "metrics.json")):
             metrics = json.loads((window / "results" / file).read_text())
             mean = metrics["macrohft"]["mean"]
+            diagnostics = metrics["diagnostics"]["mean"]
             scores[window.name, split, "kept"] = {
                 "asr": mean["ASR"], "buy_and_hold": metrics["buy_and_hold"]["ASR"],
-                "trades_per_day": mean["trades"] * 1440 / metrics["rows"],
-                "timing": metrics["diagnostics"]["mean"]["timing_percentile"]}
+                "trades_per_day": mean["trades"] * 1440 / metrics["rows"], "timing": diagnostics["timing_percentile"],
+                **{rate: float(np.mean([v for k, v in diagnostics.items() if k.startswith(prefix)]))
+                   for rate, prefix in (("long_from_flat", "long_from_flat_"), ("stay_long", "long_from_long_"))}}
     cache = runs / "levers_last_epoch.jsonl"
     for line in cache.read_text().splitlines() if cache.exists() else []:
         row = json.loads(line)
         if row["lever"] == DEFAULT_LEVER:
-            scores[row["window"], row["split"], "last"] = {k: row[k] for k in ("asr", "buy_and_hold", "trades_per_day",
-                                                                                "timing")}
+            kept = scores[row["window"], row["split"], "kept"]
+            scores[row["window"], row["split"], "last"] = {
+                **{k: row[k] for k in ("asr", "buy_and_hold", "trades_per_day", "timing")},
+                "long_from_flat": kept["long_from_flat"], "stay_long": kept["stay_long"]}
     return scores
 
 
@@ -78,7 +85,9 @@ def choice_rows(default: tuple[str, dict], candidates: list[tuple[str, dict]]) -
                        f"minus {base_label}": interval([scores[k]["asr"] - base[k]["asr"] for k in keys]),
                        "minus buy and hold": interval([g["asr"] - g["buy_and_hold"] for g in got]),
                        "trades per day": float(np.nanmean([g["trades_per_day"] for g in got])),
-                       "timing >= 80": f"{sum(g['timing'] >= 80 for g in got)} of {len(got)}"}
+                       "timing >= 80": f"{sum(g['timing'] >= 80 for g in got)} of {len(got)}",
+                       "sub-agents long from flat %": 100 * float(np.mean([g["long_from_flat"] for g in got])),
+                       "sub-agents stay long %": 100 * float(np.mean([g["stay_long"] for g in got]))}
                 if (split, epoch) == ("valid", "last"):
                     low = paired_interval([scores[k]["asr"] - base[k]["asr"] for k in keys])[1]
                     row["chosen (rule)"] = "default" if label == base_label else ("yes" if low > 0 else "no")
