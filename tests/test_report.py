@@ -59,7 +59,7 @@ def plotted(rows: int, seeds: int = 3, seed: int = 0):
 
     from hftjax.env import simulate
     from hftjax.metrics import paper_metrics, step_returns
-    from hftjax.report import figures
+    from hftjax.plots import figures
 
     rng = np.random.default_rng(seed)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 1e-3, rows)))
@@ -152,7 +152,7 @@ def test_positions_show_every_seed_with_its_entries_and_exits(small_plots):
 
 
 def test_a_year_of_minutes_is_downsampled_for_drawing_only():
-    from hftjax.report import MAX_POINTS
+    from hftjax.plots import MAX_POINTS
 
     drawn, _, _ = plotted(525_600, seeds=2)
     for name in ("equity", "drawdown", "weights"):
