@@ -48,7 +48,6 @@ def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: 
             if changed:
                 raise RunDirError(out, f"holds a run made with other settings (differs in {', '.join(changed)}); "
                                        "give --out a new directory")
-            say_reused(out)
         # stage times are logged (hftjax -v); each training stage has its own progress bar
         with stages("run", 6, enabled=False) as advance:
             metrics = _stages(out, config, progress, advance, resume_from)
@@ -145,6 +144,8 @@ def _stages(out: Path, config: RunConfig, progress: bool, advance, resume_from: 
         features=data.features, chunk_len=data.chunk_len, gap_policy=data.gap_policy,
         max_ffill_minutes=data.max_ffill, normalize=data.normalize,
         splits=parse_splits(list(data.splits)) if data.splits else None), progress)
+    if (out / "config.json").exists():  # a rerun, past every check: say what it builds on
+        say_reused(out)
     write_json(config.to_json(), out / "config.json")
     log.info("run directory %s, config in config.json", out)
     placement = config.devices.placement()
