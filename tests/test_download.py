@@ -84,3 +84,17 @@ def test_an_interrupted_transfer_resumes_where_it_stopped(tmp_path):
         download("ETHUSDT", "2021-04-06", "2021-04-07", out=tmp_path, base_url=url, progress=False)
         assert [r for p, r in server.log if p.endswith(other)] == ["bytes=1000-"]
         assert path.with_name(other).read_bytes() == whole and not part.exists()
+
+
+def test_a_file_already_in_place_is_kept_when_published_and_never_replaced(tmp_path):
+    with serving() as (server, url):
+        name = "ETHUSDT-1m-2021-04-08.zip"
+        folder = tmp_path / "spot/daily/klines/ETHUSDT/1m"
+        folder.mkdir(parents=True)
+        (folder / name).write_bytes(b"the user's own file")
+        with pytest.raises(DataError, match=r"is there already and differs from the published archive"):
+            download("ETHUSDT", "2021-04-08", "2021-04-09", out=tmp_path, base_url=url, progress=False)
+        assert (folder / name).read_bytes() == b"the user's own file" and not (folder / (name + ".part")).exists()
+        (folder / name).write_bytes(server.body(name, "2021-04-08"))  # the published archive, fetched elsewhere
+        download("ETHUSDT", "2021-04-08", "2021-04-09", out=tmp_path, base_url=url, progress=False)
+        assert not [p for p, _ in server.log if p.endswith(".zip")]  # kept as it is, only its checksum fetched

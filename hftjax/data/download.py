@@ -6,7 +6,9 @@ files directly and knows their venue from the folder (``spot/`` or ``futures/um/
   wholly inside the range comes as its monthly archive, the rest as daily archives; a month whose
   monthly archive is not published yet (the current one) falls back to its daily archives.
 - **Checked.** Each archive is checked against the sha256 in its published ``.CHECKSUM`` file,
-  which is kept beside it; a mismatch removes the download and names both hashes.
+  which is kept beside it; a mismatch removes the download and names both hashes. A file already
+  at an archive's place is kept when it is the published archive and otherwise refused, never
+  replaced: the only file the command removes is its own ``NAME.part``.
 - **Resumable.** A transfer goes to ``NAME.part`` and continues from its end with an HTTP range
   request, after an interruption within the run (a few retries) or in a later run; a finished
   archive whose kept checksum matches is not fetched again.
@@ -154,15 +156,20 @@ def fetch(base_url: str, archive: Archive, out: Path) -> Path:
         return path
     url = f"{base_url}/data/{archive.relative}"
     expected = published_sha256(url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    transfer(url, part)
-    got = sha256_of(part)
-    if got != expected:
-        part.unlink()
-        raise DataError(f"sha256 {got} differs from the published {expected}; the download was removed, rerun "
-                        "to fetch it again", file=url)
-    os.replace(part, path)
+    if path.exists():  # a file hftjax did not check: kept when it is the published archive, never replaced
+        if sha256_of(path) != expected:
+            raise DataError(f"is there already and differs from the published archive (sha256 {expected}); "
+                            "hftjax download replaces no file it did not write: move it away and rerun", file=str(path))
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(path.name + ".part")  # only ever this download's own partial file
+        transfer(url, part)
+        got = sha256_of(part)
+        if got != expected:
+            part.unlink()
+            raise DataError(f"sha256 {got} differs from the published {expected}; the download was removed, rerun "
+                            "to fetch it again", file=url)
+        os.replace(part, path)
     kept.write_text(f"{expected}  {archive.name}\n")
     return path
 
