@@ -98,22 +98,19 @@ def _curves(ax, times, curves: dict, rows, seeded: set, deepest: bool) -> None:
     legend_outside(ax)
 
 
-def _equity(times, returns, rows, seeded):
+def _equity(times, equity, rows, seeded):
     figure, ax = plt.subplots(figsize=(12, 4.5))
-    _curves(ax, times, {k: wealth(returns[k]) - 1 for k, _ in rows}, rows, seeded, deepest=False)
+    _curves(ax, times, {k: w - 1 for k, w in equity.items()}, rows, seeded, deepest=False)
     ax.set(ylabel="return on required money, %")
     ax.set_title("Equity: return on the money each run put up (ends at the table's TR); mean over seeds", loc="left")
     figure.tight_layout()
     return figure
 
 
-def _drawdown(times, returns, rows, seeded):
+def _drawdown(times, equity, rows, seeded):
     figure, ax = plt.subplots(figsize=(12, 4))
-    curves = {}
-    for key, _ in rows:
-        w = wealth(returns[key])
-        curves[key] = w / np.maximum.accumulate(w, axis=1) - 1
-    _curves(ax, times, curves, rows, seeded, deepest=True)
+    _curves(ax, times, {k: w / np.maximum.accumulate(w, axis=1) - 1 for k, w in equity.items()}, rows, seeded,
+            deepest=True)
     ax.set(ylabel="drawdown, % of peak equity")
     ax.set_title("Drawdown from each run's peak equity (its lowest point is the table's MDD); mean over seeds",
                  loc="left")
@@ -188,6 +185,7 @@ def figures(metrics: dict, series: dict, returns: dict, times, close, regimes: d
     kinds = {s.key: s.kind for s in REGISTRY}  # a band for MacroHFT and the learned baselines
     seeded = {key for key, _ in rows if "per_seed" in metrics[key] and kinds[key] in ("macrohft", "learned")}
     seeds = [s["seed"] for s in metrics["macrohft"]["per_seed"]]
-    return {"equity": _equity(times, returns, rows, seeded), "drawdown": _drawdown(times, returns, rows, seeded),
+    equity = {key: wealth(returns[key]) for key, _ in rows}  # shared by the equity and drawdown plots
+    return {"equity": _equity(times, equity, rows, seeded), "drawdown": _drawdown(times, equity, rows, seeded),
             "positions": _positions(times, close, series["macrohft"][0], seeds, levels),
             "weights": _weights(times[:-1], weights, members), "regimes": _regimes(regimes, rows)}
