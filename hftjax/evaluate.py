@@ -29,8 +29,9 @@ from hftjax.dataset import split_columns, split_table
 from hftjax.diagnostics import agent_diagnostics, timing_percentile
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
-from hftjax.hyper.artifacts import load_hyper
+from hftjax.hyper.artifacts import load_hyper, training_status
 from hftjax.io import write_json, write_parquet
+from hftjax.learner.loop import describe_stop
 from hftjax.learner.dqn import greedy_rollout
 from hftjax.metrics import (MINUTES_PER_YEAR, buy_and_hold_rewards, check_run, paper_metrics, standard_metrics,
                             step_returns, trading_activity)
@@ -126,6 +127,7 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
     if COLUMN in split_columns(run.subagents.data_dir, split):  # the IV rule needs a book
         rule("iv", iv_actions(split_imbalance(run.subagents.data_dir, split), levels=env.levels))
     metrics["hyper_best_epoch"] = [int(e) for e in np.asarray(state.best_epoch)]
+    metrics["training"] = training_status(run_dir, run.subagents.run_dir)
     advance("diagnostics and timing")
     market, tables = run.market(split)
     weights = [np.asarray(mixing_weights(run.setup, jax.tree.map(lambda x, i=i: x[i], state.best_params), market,
@@ -206,4 +208,5 @@ def format_summary(metrics: dict) -> str:
             r = m[key].get("mean", m[key])
             lines.append(f"{split:<6} {label:<{width}} {100 * r['TR']:>8.2f} {r['ASR']:>7.2f} {100 * r['MDD']:>7.2f} "
                          f"{r['trades']:>7.0f} {100 * r['exposure']:>7.1f}")
-    return "\n".join(lines)
+    stops = {describe_stop(s): None for m in metrics.values() for s in m.get("training", {}).get("stopped", [])}
+    return "\n".join([*lines, *stops])

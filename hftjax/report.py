@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from hftjax.io import atomic_path, write_text
+from hftjax.learner.loop import describe_stop
 from hftjax.plots import figures
 from hftjax.strategies import strategies
 
@@ -101,6 +102,14 @@ def header_lines(metrics: dict) -> list[str]:
              f"| code | hftjax {code.get('hftjax', '?')}"
              + (f", git {commit[:12]}{' (dirty)' if code.get('git_dirty') else ''}" if commit else "")
              + f", jax {code.get('jax', '?')}, {code.get('device_count', '?')} x {code.get('device_kind', '?')} |"]
+    training = metrics.get("training", {})
+    for record in training.get("stopped", []):
+        lines += ["", f"**Training stopped early:** {describe_stop(record)}."]
+    saturated = [s for s in training.get("hyper_saturated", []) if s["saturated_updates"]]
+    if saturated:
+        lines += ["", "Hyper-agent softmax saturated (a mixing weight of 0 somewhere in an update's batch; a diagnostic, "
+                      "training went on): " + "; ".join(f"seed {s['seed']}: {s['saturated_updates']:,} updates in "
+                                                         f"{s['saturated_epochs']} epochs" for s in saturated) + "."]
     if days < SHORT_DAYS:
         lines += ["", f"**Short split:** {days:.1f} days. ASR, AVOL, ACR, ASoR, Sharpe, Sortino, CAGR and Calmar are "
                       f"annualised from it and unstable below {SHORT_DAYS} days; compare TR, MDD and trades."]

@@ -364,15 +364,56 @@ def test_agents_trained_on_data_prepared_again_are_refused(smoke_run, tmp_path, 
         (run / "results" / "metrics_valid.json").read_bytes() == (smoke_run / "results" / "metrics_valid.json").read_bytes())
 
 
-def test_hyper_saturated_softmax_stops_training(smoke_run, tmp_path, capsys):
-    """lr=1e30 leaves the hyper-agent's weights finite but its softmax saturated (Q_mix stays a
-    bounded mix): stopped, with the member and epoch, and nothing checkpointed."""
-    copy_subagents(smoke_run, tmp_path)
-    args = [f"{k}={json.dumps(v)}" for k, v in PRESETS["smoke"]["hyper"].items()]
-    assert main(["train-hyper", str(tmp_path), "--quiet", *args, "lr=1e30"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "training diverged for hyper-agent seed=0 in epoch 0" in err and "saturated softmax" in err, err
-    assert not (tmp_path / "hyper.json").exists() and not list((tmp_path / "hyper_checkpoints").iterdir())
+@pytest.fixture(scope="module")
+def stopped_run(smoke_run, tmp_path_factory):
+    """``run`` whose sub-agents diverge in epoch 1 and whose hyper-agent saturates its softmax.
+    The sub-agents' epoch 0 collects without updating (learning_starts above what any agent
+    collects in one epoch: the smoke run's labels, of the same synthetic market), epoch 1 updates
+    with lr=1e30; the hyper-agent's lr=1e30 leaves its weights finite but puts weights of exactly
+    0 in its softmax (Q_mix stays a bounded mix)."""
+    labels = json.loads((smoke_run / "data" / "train_labels.json").read_text())
+    collected = max(len(chunks) for kind in ("slope", "vol") for chunks in labels[kind]["chunks"].values()) * \
+        (labels["chunk_len"] - 1)
+    out = tmp_path_factory.mktemp("stopped") / "run"
+    args = ["subagents.epochs=3", "subagents.lr=1e30", f"subagents.learning_starts={collected + 10}",
+            f"subagents.buffer_size={4 * collected}", "hyper.lr=1e30", "hyper.epochs=2", "baselines.algorithms=[]"]
+    assert main(["run", "--preset", "smoke", "--out", str(out), "--quiet", *args]) == 0
+    return out, args
+
+
+def test_a_saturated_softmax_is_counted_and_training_goes_on(stopped_run):
+    """A softmax with a weight of 0 somewhere is a legitimate state: every epoch trains, the
+    count is in metrics.json and report.md, and ``run`` ends with its report."""
+    run, _ = stopped_run
+    lines = [json.loads(x) for x in (run / "hyper_log.jsonl").read_text().splitlines()]
+    assert [x["epoch"] for x in lines] == [0, 1] and all(x["saturated"] > 0 for x in lines), lines
+    assert json.loads((run / "hyper.json").read_text())["stopped"] is None
+    expected = sum(round(x["saturated"] * x["updates"]) for x in lines)
+    training = json.loads((run / "results" / "metrics.json").read_text())["training"]
+    assert training["hyper_saturated"] == [{"seed": 0, "saturated_updates": expected, "saturated_epochs": 2}]
+    assert expected > 0 and f"seed 0: {expected:,} updates in 2 epochs" in \
+        (run / "results" / "report.md").read_text()
+
+
+def test_a_divergence_after_the_first_epoch_keeps_the_best_checkpoint_and_run_evaluates_it(stopped_run, capsys):
+    """The sub-agents go back to checkpoint 1 (epoch 0's best, validated) and the stop is in
+    subagents.json, metrics.json, report.md and the printed summary; the hyper-agent trains over
+    epoch 0's sub-agents and ``run`` evaluates."""
+    run, args = stopped_run
+    lines = [json.loads(x) for x in (run / "subagents_log.jsonl").read_text().splitlines()]
+    assert sorted({x["epoch"] for x in lines}) == [0, 1] and all(x["updates"] == 0 for x in lines if x["epoch"] == 0)
+    stopped = json.loads((run / "subagents.json").read_text())["stopped"]
+    assert stopped["epoch"] == 1 and stopped["checkpoint"] == 1 and "non-finite" in stopped["reason"], stopped
+    assert stopped["member"].startswith("sub-agent agent=")
+    metrics = json.loads((run / "results" / "metrics.json").read_text())
+    assert metrics["training"]["stopped"] == [{"stage": "sub-agents", **stopped}]
+    report = (run / "results" / "report.md").read_text()
+    assert "**Training stopped early:** sub-agents training stopped in epoch 1" in report
+    assert "epoch 0 are kept and evaluated" in report
+    # a rerun reuses the stopped stage (it is done: rerunning it would stop in the same place)
+    # and prints the stop under the summary
+    assert main(["run", "--preset", "smoke", "--out", str(run), "--quiet", *args]) == 0
+    assert "sub-agents training stopped in epoch 1" in capsys.readouterr().out
 
 
 # Levers against sub-agents that agree (hyper-agent options; benchmarks/experiments/levers.py measures them)

@@ -186,17 +186,18 @@ def strict_json_lines(path):
 
 def test_diverging_learning_rate_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, capsys):
     """Epoch 0 collects without updating (learning_starts above its transitions), epoch 1 updates
-    with lr=1e30: training stops there, naming the member and epoch, and checkpoint 1 stays."""
+    with lr=1e30: training stops there, says so on one line naming the member and epoch, goes
+    back to checkpoint 1 and keeps its best params (epoch 0's) as the stage's result."""
     labels = json.loads((data_dir / "train_labels.json").read_text())
     collected = len(labels["slope"]["chunks"]["1"]) * (labels["chunk_len"] - 1)
     run = tmp_path / "run"
     args = ["epochs=3", "hidden=16", "batch_size=64", f"buffer_size={4 * collected}",
             f"learning_starts={collected + 10}", 'agents=["slope_1"]', "lr=1e30"]
-    assert main(["train-subagents", str(data_dir), "--out", str(run), "--quiet", *args]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "training diverged for sub-agent agent=slope_1, seed=0 in epoch 1" in err, err
-    assert "non-finite" in err and str(run / "subagents_checkpoints" / "1") in err and "\n" not in err
-    from hftjax.learner.checkpoint import Checkpoints
+    assert main(["train-subagents", str(data_dir), "--out", str(run), "--quiet", *args]) == 0
+    err = [x for x in capsys.readouterr().err.splitlines() if "warning" in x]
+    assert len(err) == 1 and "sub-agent training stopped in epoch 1 (training diverged for sub-agent agent=slope_1, " \
+        "seed=0: non-finite" in err[0] and "epoch 0 are kept and evaluated" in err[0], err
+    from hftjax.learner.checkpoint import Checkpoints, restore_best
     from hftjax.subagent.run import SubAgentTrainer
     checkpoints = Checkpoints(run / "subagents_checkpoints")
     assert checkpoints.epochs() == [1]
@@ -206,7 +207,12 @@ def test_diverging_learning_rate_stops_and_keeps_the_last_good_checkpoint(data_d
     assert meta["epoch"] == 1 and all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(kept.params))
     lines = strict_json_lines(run / "subagents_log.jsonl")
     assert [x["epoch"] for x in lines] == [0, 1] and lines[0]["updates"] == 0 and lines[1]["loss"] is None
-    assert not (run / "subagents.json").exists()  # the hyper-agent cannot pick up a diverged run
+    stopped = json.loads((run / "subagents.json").read_text())["stopped"]
+    assert (stopped["member"], stopped["epoch"], stopped["checkpoint"]) == ("sub-agent agent=slope_1, seed=0", 1, 1)
+    best = restore_best(run / "subagents_best", "train-subagents")
+    assert np.asarray(best["best_epoch"]).tolist() == [0]
+    for got, want in zip(jax.tree.leaves(best["best_params"]), jax.tree.leaves(kept.best_params)):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
 def test_q_values_past_the_reward_bound_stop_training(data_dir, tmp_path, capsys):

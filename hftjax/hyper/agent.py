@@ -159,11 +159,11 @@ def hyper_epoch(setup: HyperSetup, state: LearnerState, hp: HParams, table, mark
 
     def loss_fn(params, target, batch):
         loss, parts = ddqn_loss(params, target, q_fn, market, batch, hp, memory_term=c.memory)
-        # Q_mix is a convex mix, bounded whatever the params: divergence shows as a saturated
-        # softmax instead, a weight underflowed to 0 (its gradient is 0; the divergence guard reads it)
+        # a diagnostic, not a divergence (Q_mix is a convex mix, bounded whatever the params): the
+        # share of updates whose batch has a state where some weight underflowed to 0
         obs = observe_rows(market, batch.row, batch.prev_action)
         weights, _ = net.apply(params, obs.single, obs.trend, obs.context, obs.prev_action)
-        return loss, {**parts, "saturated_max": jnp.any(weights == 0).astype(jnp.float32)}
+        return loss, {**parts, "saturated": jnp.any(weights == 0).astype(jnp.float32)}
 
     (envs, memory), state, metrics = collect_then_learn(schedule(setup, market), loss_fn, hp, collect,
                                                         (envs, state.memory), state, k_run,

@@ -101,3 +101,30 @@ def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperTrainer]:
     finally:
         checkpoints.close()
     return state, run
+
+
+# every trained stage's JSON that a hyper-agent's evaluation rests on, by where it lies
+STAGES = (("sub-agents", "subagents.json"), ("DQN-family baselines", "baselines.json"), ("PPO", "ppo.json"))
+
+
+def training_status(hyper_dir: str | Path, subagent_dir: str | Path) -> dict:
+    """How the stages behind an evaluation trained: each one that stopped early (its
+    ``stopped`` record: member, epoch, reason, the checkpoint it went back to) and, per seed,
+    the hyper-agent's saturated softmax count (updates whose batch held a state with a mixing
+    weight of exactly 0, and the epochs with any; a diagnostic, never a stop)."""
+    hyper_dir, subagent_dir = Path(hyper_dir), Path(subagent_dir)
+    stopped = []
+    for (stage, name), directory in [*((s, subagent_dir) for s in STAGES), (("hyper-agent", "hyper.json"), hyper_dir)]:
+        path = directory / name
+        record = json.loads(path.read_text()).get("stopped") if path.exists() else None
+        if record:
+            stopped.append({"stage": stage, **record})
+    saturated = {}
+    log = hyper_dir / "hyper_log.jsonl"
+    for line in (json.loads(x) for x in (log.read_text().splitlines() if log.exists() else [])):
+        seed = saturated.setdefault(line["seed"], {"seed": line["seed"], "saturated_updates": 0, "saturated_epochs": 0})
+        share = line.get("saturated") or 0.0
+        seed["saturated_updates"] += int(round(share * (line.get("updates") or 0)))
+        seed["saturated_epochs"] += int(share > 0)
+    return {"stopped": stopped, "hyper_saturated": list(saturated.values())}
+

@@ -15,7 +15,7 @@ from hftjax.hyper.artifacts import load_subagents
 from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.trainer import HyperTrainer
 from hftjax.io import write_json
-from hftjax.learner.loop import Loop, run_loop
+from hftjax.learner.loop import Loop, run_loop, stopped_record
 from hftjax.learner.tensorboard import scalar_writer
 from hftjax.rundir import claim_run_dir, run_lock
 from hftjax.sharding import Placement
@@ -34,9 +34,9 @@ def train_hyper(run_dir: str | Path, cfg: HyperConfig, *, out: str | Path | None
         loop = Loop("hyper-agent", out / "hyper_checkpoints", out / "hyper_log.jsonl",
                     {**cfg.to_json(), "dataset_sha256": subagents.dataset_sha256}, cfg.epochs,
                     [{"seed": s} for s in cfg.seeds], cfg.warn_loss_above, run.q_bound())
-        state = run_loop(loop, run.init(), run.epoch, stop_after=stop_after, resume_from=resume_from,
-                         progress=progress, on_epoch=scalar_writer(out, "hyper"))
+        state, stopped = run_loop(loop, run.init(), run.epoch, stop_after=stop_after, resume_from=resume_from,
+                                  progress=progress, on_epoch=scalar_writer(out, "hyper"))
         write_json({"config": cfg.to_json(), "subagents": os.path.relpath(Path(run_dir).resolve(), out.resolve()),
-                    "dataset_sha256": subagents.dataset_sha256, "software": software_provenance()},
-                   out / "hyper.json")
+                    "dataset_sha256": subagents.dataset_sha256, "stopped": stopped_record(stopped),
+                    "software": software_provenance()}, out / "hyper.json")
     return state, run

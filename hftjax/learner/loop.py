@@ -6,16 +6,24 @@ rerun resumes from the newest checkpoint (or ``resume_from``).
 
 The divergence guard: a non-finite loss or gradient in any update, a non-finite parameter
 after the epoch, or (for Q-learners) a Q-value or TD loss past a bound no honest learner
-reaches, stops training with a :class:`DivergenceError` naming the member and the epoch, before
-that epoch is checkpointed, so the last good checkpoint stays the latest. The bound
-(``q_bound``): a Q-value is a discounted sum of rewards, so |Q| <= max|r| / (1 - gamma); one step
-of the market pays at most max_holding * (max |close change| + fee * max close). Training stops
-when |Q| passes ``Q_BOUND_SLACK`` times that, floored at 1 (the slack and the floor leave room
-for bootstrapping's overshoot and for the untrained network's outputs, which are of order 1
-whatever the market's price level), or the mean TD loss passes (2 * bound)^2. A finite
-mean loss above ``warn_loss_above`` only warns (:class:`LossWarning`). The hyper-agent's Q_mix
-is a convex mix of the sub-agents' Q, bounded whatever its params: its divergence is a softmax
-saturated until a weight underflows to 0 (``saturated_max``), which stops training too.
+reaches, stops training before that epoch is checkpointed. The bound (``q_bound``): a Q-value
+is a discounted sum of rewards, so |Q| <= max|r| / (1 - gamma); one step of the market pays at
+most max_holding * (max |close change| + fee * max close). Training stops when |Q| passes
+``Q_BOUND_SLACK`` times that, floored at 1 (the slack and the floor leave room for
+bootstrapping's overshoot and for the untrained network's outputs, which are of order 1
+whatever the market's price level), or the mean TD loss passes (2 * bound)^2. A finite mean
+loss above ``warn_loss_above`` only warns (:class:`LossWarning`).
+
+A stop never loses the run: the population goes back to its last checkpoint, whose best
+validated params are what the stage keeps, and ``run_loop`` returns it with a :class:`Stopped`
+record (member, epoch, reason) that the stage writes into its JSON, with one warning line
+(:class:`TrainingStopped`). Only a stop in the first epoch, before any checkpoint, has nothing
+to keep and raises :class:`DivergenceError`.
+
+The hyper-agent's Q_mix is a convex mix of the sub-agents' Q, bounded whatever its params, so
+it has no |Q| bound; a softmax that puts 0 weight on one of the six agents in some state is a
+legitimate state, not a divergence: its ``saturated`` share of updates is logged per epoch and
+counted in the evaluation (``training_status``), never a stop.
 """
 
 from __future__ import annotations
@@ -59,6 +67,19 @@ def q_bound(close, trading, gamma) -> np.ndarray:
 
 class LossWarning(RuntimeWarning):
     """A finite but very large training loss."""
+
+
+class TrainingStopped(RuntimeWarning):
+    """Training stopped early on a divergence; the stage keeps its last checkpoint's best params."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Stopped:
+    """Why and where a stage's training stopped early (written into its JSON as ``stopped``)."""
+    member: str
+    epoch: int          # the epoch that diverged (0-based); epochs 0..epoch-1 were kept
+    reason: str
+    checkpoint: int     # the checkpoint (epochs done) training went back to
 
 
 @contextlib.contextmanager
@@ -111,7 +132,8 @@ def run_loop(loop: Loop, fresh, epoch_fn: Callable, *, stop_after: int | None = 
              resume_from: int | None = None, progress: bool = True,
              on_epoch: Callable[[int, list[dict]], None] | None = None):
     """Train from ``fresh`` (or resume) to ``loop.epochs`` epochs (or ``stop_after`` in total);
-    ``epoch_fn(state) -> (state, per-member metrics)``. Returns the final state."""
+    ``epoch_fn(state) -> (state, per-member metrics)``. Returns (final state, None), or (the last
+    checkpoint's state, :class:`Stopped`) when training diverged after it (see the module docstring)."""
     checkpoints = Checkpoints(loop.checkpoints)
     with deferred_interrupt() as interrupted:
         try:
@@ -142,18 +164,50 @@ def _epochs(loop: Loop, checkpoints: Checkpoints, fresh, epoch_fn, stop_after, r
         for i, line in enumerate(lines):
             log.info("%s, epoch %d: loss %s, validation return rate %s (best epoch %d)", loop.member_name(i),
                      epoch, _short(line.get("loss")), _short(line.get("valid_return_rate")), line["best_epoch"])
-        check_divergence(loop, epoch, state.params, metrics, checkpoints)
+        diverged = check_divergence(loop, epoch, state.params, metrics)
+        if diverged is not None:
+            epochs.close()
+            return stop(loop, checkpoints, fresh, epoch, *diverged)
         epochs.set_postfix(valid_return=f"{np.nanmean(metrics['valid_return_rate']):.4f}",
                            loss=f"{np.mean(metrics['loss']):.3g}")
         checkpoints.save(epoch + 1, state, {"epoch": epoch + 1, "config": loop.config})
         if interrupted():
             epochs.close()
             raise Interrupted(loop.what, epoch + 1)
-    return state
+    return state, None
 
 
-def check_divergence(loop: Loop, epoch: int, params, metrics: dict, checkpoints: Checkpoints) -> None:
-    """Raise for the first member with a non-finite update or parameter; warn on large losses."""
+def stopped_record(stopped: Stopped | None) -> dict | None:
+    """What a stage's JSON records of an early stop (None: trained every epoch)."""
+    return None if stopped is None else dataclasses.asdict(stopped)
+
+
+def describe_stop(record: dict) -> str:
+    """One line on a stage that stopped early: a ``stopped_record`` with the ``stage`` named."""
+    kept = record["checkpoint"]
+    return (f"{record['stage']} training stopped in epoch {record['epoch']} (training diverged for {record['member']}: "
+            f"{record['reason']}); the best validated params of {f'epochs 0-{kept - 1}' if kept > 1 else 'epoch 0'} "
+            "are kept and evaluated")
+
+
+def stop(loop: Loop, checkpoints: Checkpoints, fresh, epoch: int, member: int, reason: str):
+    """(the last checkpoint's state, :class:`Stopped`) after ``member`` diverged in ``epoch``;
+    :class:`DivergenceError` when no checkpoint was written yet (nothing validated to keep)."""
+    latest = checkpoints.latest_epoch()
+    if latest is None:
+        raise DivergenceError(loop.member_name(member), epoch,
+                              f"{reason}; no checkpoint was written. Lower the learning rate (lr) or check the data")
+    state, _ = checkpoints.restore(latest, fresh)
+    stopped = Stopped(loop.member_name(member), epoch, f"{reason}; lower the learning rate (lr) or check the data",
+                      latest)
+    warnings.warn(describe_stop({"stage": loop.what, **stopped_record(stopped)}), TrainingStopped, stacklevel=3)
+    return state, stopped
+
+
+def check_divergence(loop: Loop, epoch: int, params, metrics: dict) -> tuple[int, str] | None:
+    """(member, what diverged) for the first member with a non-finite update or parameter or a
+    Q-value past its bound; None when none did. Warns on large losses and logs a saturated
+    softmax (a diagnostic)."""
     count = len(loop.members)
     finite_params = np.all([np.isfinite(x).reshape(count, -1).all(axis=1)
                             for x in jax.tree.leaves(host_values(params))], axis=0)
@@ -171,17 +225,14 @@ def check_divergence(loop: Loop, epoch: int, params, metrics: dict, checkpoints:
                                 "reward / (1 - gamma))")
             elif td > (2 * bound) ** 2:
                 problems.append(f"the TD loss reached {td:.3g}, past (2 x {bound:.3g})^2")
-        if metrics.get("saturated_max", np.zeros(count))[i] > 0:
-            problems.append("a mixing weight underflowed to 0 (a saturated softmax: its gradient is 0, the "
-                            "hyper-agent can no longer learn)")
         if problems:
-            latest = checkpoints.latest_epoch()
-            kept = (f"the latest checkpoint is still {checkpoints.directory / str(latest)}" if latest is not None
-                    else "no checkpoint was written")
-            raise DivergenceError(loop.member_name(i), epoch,
-                                  f"{'; '.join(problems)}; {kept}. Lower the learning rate (lr) or check the data")
+            return i, "; ".join(problems)
+        if metrics.get("saturated", np.zeros(count))[i] > 0:
+            log.info("%s, epoch %d: a mixing weight was 0 in %.1f%% of the updates (a saturated softmax; a "
+                     "diagnostic, training goes on)", loop.member_name(i), epoch, 100 * float(metrics["saturated"][i]))
         loss = float(metrics["loss"][i])
         if loss > loop.warn_loss_above:
             warnings.warn(f"{loop.member_name(i)}: mean loss {loss:.3g} in epoch {epoch} is above "
                           f"warn_loss_above={loop.warn_loss_above:g}; training may be diverging (lower lr?)",
                           LossWarning, stacklevel=2)
+    return None

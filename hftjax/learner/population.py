@@ -28,7 +28,7 @@ from hftjax.learner.checkpoint import save_best
 from hftjax.learner.chunk_epoch import train_epoch
 from hftjax.learner.config import LearnerConfig
 from hftjax.learner.dqn import HParams, LearnerState, Transition, hparams, init_learner
-from hftjax.learner.loop import Loop, q_bound, run_loop
+from hftjax.learner.loop import Loop, q_bound, run_loop, stopped_record
 from hftjax.learner.members import MemberSpec, Setup, keep_best, padded
 from hftjax.learner.tensorboard import scalar_writer
 from hftjax.learner.validation import validate
@@ -149,12 +149,12 @@ def train_population(name: str, what: str, make_trainer, config: dict, ids: list
         loop = Loop(what, run_dir / f"{name}_checkpoints", run_dir / f"{name}_log.jsonl",
                     {**config, "env": env.to_json(), "dataset_sha256": digest}, learner.epochs, ids,
                     learner.warn_loss_above, trainer.q_bound())
-        state = run_loop(loop, trainer.init(), trainer.epoch, stop_after=stop_after, resume_from=resume_from,
-                         progress=progress, on_epoch=scalar_writer(run_dir, name))
+        state, stopped = run_loop(loop, trainer.init(), trainer.epoch, stop_after=stop_after,
+                                  resume_from=resume_from, progress=progress, on_epoch=scalar_writer(run_dir, name))
         save_best(run_dir / f"{name}_best", state)
-        # written last: later stages read it as "this population is trained"; a relative data
-        # path keeps the run directory movable
+        # written last: later stages read it as "this population is trained" (``stopped`` says
+        # when it stopped early); a relative data path keeps the run directory movable
         write_json({"config": config, "env": env.to_json(), "members": trainer.members,
                     "data_dir": os.path.relpath(Path(data_dir).resolve(), run_dir.resolve()), "dataset_sha256": digest,
-                    "software": software_provenance()}, run_dir / f"{name}.json")
+                    "stopped": stopped_record(stopped), "software": software_provenance()}, run_dir / f"{name}.json")
     return state, trainer
