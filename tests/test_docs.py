@@ -115,3 +115,32 @@ def test_every_command_parses(page):
         checked += 1
     if page.name in ("README.md", "data.md", "run-directory.md"):
         assert checked >= 3, f"{page.name}: the commands were not found"
+
+
+def cited_tests(page: Path, default: str) -> list[tuple[str, str]]:
+    """(test file, test name) of every test a guarantee table cites in its last column:
+    ``file.py::name``, ``::name`` (in the file named last before it in the row) or a bare name
+    (in ``default``); a bare ``file.py`` cites the whole file (name "")."""
+    cited = []
+    for row in re.findall(r"^\|.*\|(.*)\|\s*$", page.read_text(), re.M):
+        current = default
+        for token in re.findall(r"`([^`]+)`", row):
+            if token.endswith(".py"):
+                current, name = token, ""
+            elif "::" in token:
+                file, _, name = token.rpartition("::")
+                current = file or current
+            else:
+                file, name = default, token
+            cited.append((current if "::" in token or not name else file, name.split("[")[0]))
+    return cited
+
+
+def test_every_test_a_guarantee_cites_exists():
+    """docs/reliability.md names the test that holds each guarantee; each one is defined."""
+    cited = cited_tests(ROOT / "docs" / "reliability.md", "test_integrity.py")
+    assert len(cited) > 20
+    for file, name in cited:
+        path = ROOT / "tests" / file
+        assert path.exists(), file
+        assert not name or re.search(rf"^def {re.escape(name)}\(", path.read_text(), re.M), f"{file}::{name}"
