@@ -14,7 +14,8 @@ import time
 import pytest
 
 from hftjax.cli import main
-from hftjax.data.download import Archive, Limits, Session, download, fetch, plan
+from hftjax.data.download import Archive, Limits, download, fetch, plan
+from hftjax.data.http_session import Session
 from hftjax.errors import DataError
 from tests.binance_server import serving
 
@@ -215,7 +216,7 @@ def test_a_symbol_that_is_a_path_is_refused_and_nothing_written(tmp_path, capsys
 def test_every_path_written_lies_inside_out(tmp_path):
     escaping = Archive("spot/daily/klines/../../../../elsewhere", "ETHUSDT-1m-2021-01-01.zip", (D(2021, 1, 1),))
     with pytest.raises(DataError, match=r"would be written outside --out .*; refused"):
-        fetch(Session("http://127.0.0.1:9", FAST), escaping, tmp_path / "out")
+        fetch(Session("http://127.0.0.1:9", deadline_s=1, stall_s=1), escaping, tmp_path / "out", FAST.max_bytes)
     assert not list(tmp_path.rglob("*"))
 
 
