@@ -16,6 +16,7 @@ import traceback
 import warnings
 from pathlib import Path
 
+from hftjax.data.download import Limits
 from hftjax.errors import ConfigError, Interrupted, UserError
 from hftjax.prepare import CHUNK_LEN
 from hftjax.progress import bar
@@ -108,8 +109,9 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _download(args: argparse.Namespace) -> None:
     from hftjax.data.download import MARKETS, download
 
+    limits = Limits(args.deadline, args.stall_timeout, args.max_archive_mb << 20)
     paths = download(args.symbol, args.start, args.end, market=args.market, out=args.out, base_url=args.base_url,
-                     progress=not args.quiet)
+                     limits=limits, progress=not args.quiet)
     print(f"{len(paths)} archive(s) in {args.out}; next: hftjax prepare {args.out}/{MARKETS[args.market]}/*/klines/"
           f"{args.symbol.upper()}/1m/*.zip --out DATA_DIR (or hftjax run --data with the same files)")
 
@@ -224,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--market", default="spot", choices=["spot", "um"], help="spot (default) or um (USD-M futures)")
     p.add_argument("--out", default="binance", help="folder the archives go to, in Binance's layout (default binance)")
     p.add_argument("--base-url", help="a mirror of https://data.binance.vision (default: $HFTJAX_BINANCE_URL, else that)")
+    limits = Limits()
+    p.add_argument("--deadline", type=float, default=limits.deadline_s, metavar="SECONDS",
+                   help=f"most time for one archive, its checksum and retries included (default {limits.deadline_s:g})")
+    p.add_argument("--stall-timeout", type=float, default=limits.stall_s, metavar="SECONDS",
+                   help=f"give up a transfer after this long without a byte (default {limits.stall_s:g})")
+    p.add_argument("--max-archive-mb", type=int, default=limits.max_bytes >> 20, metavar="MB",
+                   help=f"largest archive accepted, announced or received (default {limits.max_bytes >> 20})")
     p.set_defaults(run=_download)
 
     p = sub.add_parser("prepare", help="features, splits and chunk labels from market files",

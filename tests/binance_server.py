@@ -1,7 +1,8 @@
 """A Binance-archive stand-in on the loopback address for the download tests: kline archives
 made on request from one deterministic random walk (a zip holding the day's or month's CSV in the
 archive's layout), their ``.CHECKSUM`` files, HTTP range requests, and faults on demand: a
-wrong checksum, a missing archive, a transfer cut off halfway."""
+wrong checksum, a missing archive, a transfer cut off halfway, and the hostile ones of
+``Server.faults``."""
 
 from __future__ import annotations
 
@@ -50,11 +51,24 @@ def archive_bytes(period: str, name: str) -> bytes:
 
 class Server:
     """``missing``: archive names answered 404; ``wrong_checksum``: names whose .CHECKSUM lies;
-    ``cut_once``: names whose first full transfer stops halfway. ``log``: (path, Range header)."""
+    ``cut_once``: names whose first full transfer stops halfway. ``log``: (path, Range header).
+
+    ``faults``: file name (an archive's or ``NAME.CHECKSUM``) -> how it is answered, every time:
+    ``drip`` (the whole response, headers included, a byte every ``drip_s``), ``stall`` (headers,
+    then silence), ``huge`` (50 GB announced, sent until the client hangs up), ``endless`` (no
+    length announced, sent until the client hangs up), ``cut`` (half the announced bytes),
+    ``hang-up`` (the connection closed before any answer),
+    ``bad-status`` (not an HTTP status line), ``elsewhere`` (a redirect to the same path at
+    ``localhost``, another host than 127.0.0.1), ``here-once`` (a redirect to the same URL, once).
+    ``sent``: bytes of the body written per faulty file before the client hung up."""
 
     def __init__(self):
         self.missing, self.wrong_checksum, self.cut_once = set(), set(), set()
         self.log: list[tuple[str, str | None]] = []
+        self.faults: dict[str, str] = {}
+        self.sent: dict[str, int] = {}
+        self.drip_s = 0.05
+        self.closing = threading.Event()  # set when serving ends: a stalled answer gives up
         self._cache: dict[str, bytes] = {}
 
     def body(self, name: str, period: str) -> bytes:
@@ -77,6 +91,10 @@ class Server:
                     self.send_error(404)
                     return
                 body = server.body(name, match[5])
+                requested = name + (match[6] or "")
+                if requested in server.faults:
+                    self.fault(server.faults[requested], requested)
+                    return
                 if match[6]:
                     digest = hashlib.sha256(body + (b"x" if name in server.wrong_checksum else b"")).hexdigest()
                     self.reply(200, f"{digest}  {name}\n".encode())
@@ -95,6 +113,51 @@ class Server:
                     self.connection.close()
                     return
                 self.reply(206 if offset else 200, body[offset:], offset, len(body))
+
+            def fault(self, kind, requested):
+                port = self.server.server_address[1]
+                if kind == "here-once":
+                    del server.faults[requested]
+                if kind in ("elsewhere", "here-once"):
+                    host = "localhost" if kind == "elsewhere" else "127.0.0.1"
+                    self.send_response(302)
+                    self.send_header("Location", f"http://{host}:{port}{self.path}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif kind == "hang-up":
+                    pass  # closed before a status line
+                elif kind == "bad-status":
+                    self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
+                elif kind == "drip":
+                    for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + bytes(100_000):
+                        if server.closing.wait(server.drip_s) or not self.send(bytes([byte]), requested):
+                            return
+                elif kind == "cut":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    self.wfile.write(bytes(500))
+                else:
+                    self.send_response(200)
+                    if kind in ("stall", "huge"):
+                        self.send_header("Content-Length", "10000" if kind == "stall" else str(50 << 30))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    if kind == "stall":
+                        server.closing.wait(30)
+                        return
+                    while not server.closing.is_set() and self.send(bytes(1 << 16), requested):
+                        pass
+                self.close_connection = True
+
+            def send(self, data, requested) -> bool:
+                """Whether ``data`` went out (False once the client has hung up)."""
+                try:
+                    self.wfile.write(data)
+                except OSError:
+                    return False
+                server.sent[requested] = server.sent.get(requested, 0) + len(data)
+                return True
 
             def reply(self, status, payload, offset=0, total=None):
                 self.send_response(status)
@@ -116,5 +179,6 @@ def serving():
     try:
         yield state, f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
+        state.closing.set()
         httpd.shutdown()
         httpd.server_close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from tests.support import SHARED_DATA, shared_file
 
+from hftjax.cli import main
+from hftjax.data import parse
 from hftjax.data import (align_book, load_market, read_binance_klines, read_input, read_ohlcv,
                          read_staged, read_tardis_book, validate, validate_book)
 from hftjax.data.table import OHLCV, book_columns
@@ -67,6 +71,62 @@ def test_binance_zip_with_two_files_is_an_error(tmp_path):
         archive.writestr("b.csv", "\n".join(kline_lines()))
     with pytest.raises(DataError, match="exactly one .csv") as err:
         read_binance_klines(path)
+    assert err.value.file == str(path)
+
+
+def kline_bomb(path: Path, size: int) -> Path:
+    """A .zip (one csv) or .csv.gz of one kline row repeated to ``size`` bytes: it compresses
+    about 1000 times, as a decompression bomb does, written a block at a time."""
+    row = (kline_lines(1)[0] + "\n").encode()
+    block = row * ((1 << 20) // len(row))
+    with contextlib.ExitStack() as stack:
+        if path.suffix == ".zip":
+            archive = stack.enter_context(zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED))
+            out = stack.enter_context(archive.open("bomb.csv", "w"))
+        else:
+            out = stack.enter_context(gzip.open(path, "wb"))
+        for _ in range(size // len(block)):
+            out.write(block)
+    return path
+
+
+@pytest.mark.parametrize("name", ["BTCUSDT-1m-2024-01.zip", "BTCUSDT-1m-2024-01.csv.gz"])
+def test_a_decompression_bomb_is_refused_in_bounded_memory(tmp_path, monkeypatch, capsys, name):
+    monkeypatch.setattr(parse, "EXPANSION_FREE_BYTES", 1 << 20)  # the ratio bound, at a test's scale
+    path = kline_bomb(tmp_path / name, 64 << 20)
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"expands past [\d,]+ bytes from [\d,]+ compressed \(at most 100 times, .*"
+                                            r"refused as a decompression bomb") as err:
+            read_input(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert err.value.file.startswith(str(path)) and peak < 24 << 20  # not the 64 MiB it expands to
+    assert main(["prepare", str(path), "--out", str(tmp_path / "data"), "-q"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert str(path) in line and "decompression bomb" in line
+
+
+def test_an_archive_past_the_absolute_expansion_cap_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(parse, "EXPANDED_MAX_BYTES", 1 << 20)
+    path = tmp_path / "BTCUSDT-1m-2024-01.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:  # an ordinary ratio, only too large
+        archive.writestr("BTCUSDT-1m-2024-01.csv", "\n".join(kline_lines(20_000)) + "\n")
+    with pytest.raises(DataError, match=rf"{path.name}:BTCUSDT-1m-2024-01.csv: expands past 1,048,576 bytes"):
+        read_input(path)
+    monkeypatch.setattr(parse, "EXPANDED_MAX_BYTES", 4 << 20)
+    assert len(read_input(path)["close"]) == 20_000
+
+
+def test_a_csv_field_over_the_csv_limit_is_one_line(tmp_path):
+    lines = kline_lines()
+    lines[0] = lines[0].replace(",100,", f",1{'0' * 200_000},", 1)  # a field over 128 KiB
+    path = write(tmp_path / "BTCUSDT-1m-2024-01.csv", lines)
+    with pytest.raises(DataError, match=r"line 1 \(the header, or row 0 without one\) cannot be read as CSV: "
+                                        r"field larger than field limit") as err:
+        read_input(path)
     assert err.value.file == str(path)
 
 

@@ -1,16 +1,21 @@
 """``hftjax download`` against a Binance-archive stand-in on the loopback address
-(``tests.binance_server``): the archives planned, checksums, resuming, missing days, and the
-files ``prepare`` reads directly."""
+(``tests.binance_server``): the archives planned, checksums, resuming, missing days, the
+files ``prepare`` reads directly, and the bounds that hold against a hostile or broken server."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import re
+import socket
+import time
 
 import pytest
 
 from hftjax.cli import main
-from hftjax.data.download import download, plan
+from hftjax.data.download import Archive, Limits, download, fetch, plan
+from hftjax.data.http_session import Session
 from hftjax.errors import DataError
 from tests.binance_server import serving
 
@@ -98,3 +103,123 @@ def test_a_file_already_in_place_is_kept_when_published_and_never_replaced(tmp_p
         (folder / name).write_bytes(server.body(name, "2021-04-08"))  # the published archive, fetched elsewhere
         download("ETHUSDT", "2021-04-08", "2021-04-09", out=tmp_path, base_url=url, progress=False)
         assert not [p for p, _ in server.log if p.endswith(".zip")]  # kept as it is, only its checksum fetched
+
+
+# --- bounded: hostile or broken servers (issue 30) ------------------------------------------------
+
+DAY = "ETHUSDT-1m-2021-04-10.zip"
+FAST = Limits(deadline_s=1.0, stall_s=0.3, max_bytes=1 << 20)  # a daily fixture archive is ~100 KB
+
+
+def fetch_day(tmp_path, url, limits=FAST):
+    return download("ETHUSDT", "2021-04-10", "2021-04-11", out=tmp_path, base_url=url, limits=limits, progress=False)
+
+
+def one_line_error(argv, capsys) -> str:
+    """The error of ``hftjax download ARGV``, which must be one line with exit 2."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hftjax download: error: "), err
+    return err[0].removeprefix("hftjax download: error: ")
+
+
+def test_a_server_dripping_bytes_is_stopped_at_the_file_deadline(tmp_path):
+    with serving() as (server, url):
+        server.faults[DAY] = "drip"  # a byte every 0.05 s, headers included: never a stall
+        began = time.monotonic()
+        with pytest.raises(DataError, match=rf"{DAY}: not finished within the deadline of 1 s per file \(--deadline\)"):
+            fetch_day(tmp_path, url)
+        assert time.monotonic() - began < 3
+
+
+def test_a_stalled_transfer_is_retried_then_named(tmp_path):
+    with serving() as (server, url):
+        server.faults[DAY] = "stall"
+        began = time.monotonic()
+        with pytest.raises(DataError, match=r"interrupted 3 times \(last: no byte for 0.3 s \(--stall-timeout\)\)"):
+            fetch_day(tmp_path, url, dataclasses.replace(FAST, deadline_s=10))
+        assert time.monotonic() - began < 3
+
+
+@pytest.mark.parametrize("fault, message", [("huge", r"announces 53,687,091,200 bytes, over the cap of 1,048,576"),
+                                            ("endless", r"sent more than the cap of 1,048,576 bytes")])
+def test_an_archive_over_the_size_cap_is_refused(tmp_path, fault, message):
+    with serving() as (server, url):
+        server.faults[DAY] = fault
+        with pytest.raises(DataError, match=rf"{DAY}: {message} per archive"):
+            fetch_day(tmp_path, url)
+        assert server.sent.get(DAY, 0) < 64 << 20  # what the socket buffers took, not 50 GB
+    assert not list(tmp_path.rglob("*.zip*"))  # no part left to fill the disk
+
+
+@pytest.mark.parametrize("fault", ["huge", "endless"])
+def test_a_huge_checksum_file_is_refused_without_being_read(tmp_path, fault):
+    with serving() as (server, url):
+        server.faults[DAY + ".CHECKSUM"] = fault
+        with pytest.raises(DataError, match=rf"{DAY}.CHECKSUM: is longer than 4096 bytes: not a checksum file"):
+            fetch_day(tmp_path, url)
+        assert server.sent.get(DAY + ".CHECKSUM", 0) < 64 << 20
+        assert not [p for p, _ in server.log if p.endswith(".zip")]  # the archive is not asked for
+
+
+def test_a_redirect_is_followed_only_within_the_base_urls_host(tmp_path):
+    with serving() as (server, url):
+        server.faults[DAY] = "elsewhere"
+        port = url.rsplit(":", 1)[1]
+        with pytest.raises(DataError, match=rf"{DAY}: redirected to another host, localhost:{port}; .* pass --base-url "
+                                            rf"http://localhost:{port}"):
+            fetch_day(tmp_path, url)
+        assert not [p for p, _ in server.log if p.endswith(".zip")][1:]  # the other host was not asked
+        server.faults[DAY] = "here-once"
+        [path] = fetch_day(tmp_path, url)
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.with_name(DAY + ".CHECKSUM").read_text().split()[0]
+
+
+@pytest.mark.parametrize("fault, file, message", [
+    ("bad-status", DAY, r"not a valid HTTP response \(BadStatusLine: "),
+    ("cut", DAY + ".CHECKSUM", r"500 bytes announced were never sent"),
+    ("hang-up", DAY + ".CHECKSUM", r"the connection broke off \(RemoteDisconnected\)"),
+    ("cut", DAY, r"transfer interrupted 3 times \(last: 500 bytes announced were never sent\)"),
+    ("hang-up", DAY, r"transfer interrupted 3 times \(last: the connection broke off \(RemoteDisconnected\)\)"),
+])
+def test_a_broken_response_is_one_line_naming_the_url(tmp_path, capsys, fault, file, message):
+    with serving() as (server, url):
+        server.faults[file] = fault
+        line = one_line_error(["download", "ETHUSDT", "2021-04-10", "2021-04-11", "--out", str(tmp_path),
+                               "--base-url", url, "-q"], capsys)
+    assert re.search(rf"^{url}/data/spot/daily/klines/ETHUSDT/1m/{re.escape(file)}: {message}", line), line
+
+
+def test_an_unreachable_host_is_named_with_the_base_url_option(tmp_path, capsys, monkeypatch):
+    def offline(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+    line = one_line_error(["download", "ETHUSDT", "2021-04-10", "2021-04-11", "--out", str(tmp_path),
+                           "--base-url", "http://archive.example.invalid", "-q"], capsys)
+    assert "cannot reach host archive.example.invalid (Name or service not known): check the network" in line
+    assert "--base-url (or HFTJAX_BINANCE_URL)" in line and "Traceback" not in line
+
+
+def test_a_symbol_that_is_a_path_is_refused_and_nothing_written(tmp_path, capsys):
+    out = tmp_path / "x" / "inner"
+    with serving() as (server, url):
+        line = one_line_error(["download", "../../../../../ESC", "2021-01-01", "2021-01-02", "--out", str(out),
+                               "--base-url", url, "-q"], capsys)
+        assert not server.log  # refused before any request
+    assert line == "option 'SYMBOL': must be 2 to 20 capital letters or digits, e.g. ETHUSDT, got '../../../../../ESC'"
+    assert not list(tmp_path.rglob("*"))
+
+
+def test_every_path_written_lies_inside_out(tmp_path):
+    escaping = Archive("spot/daily/klines/../../../../elsewhere", "ETHUSDT-1m-2021-01-01.zip", (D(2021, 1, 1),))
+    with pytest.raises(DataError, match=r"would be written outside --out .*; refused"):
+        fetch(Session("http://127.0.0.1:9", deadline_s=1, stall_s=1), escaping, tmp_path / "out", FAST.max_bytes)
+    assert not list(tmp_path.rglob("*"))
+
+
+def test_limits_are_checked(capsys):
+    line = one_line_error(["download", "ETHUSDT", "2021-04-10", "2021-04-11", "--stall-timeout", "0"], capsys)
+    assert line == "option '--stall-timeout': must be positive, got 0.0"

@@ -14,6 +14,11 @@ files directly and knows their venue from the folder (``spot/`` or ``futures/um/
   archive whose kept checksum matches is not fetched again.
 - **Missing.** Days with no archive at all are named at the end (the symbol may not have traded
   then); everything else is downloaded first.
+- **Bounded.** A symbol is 2 to 20 letters or digits and every path written lies inside ``out``.
+  Each file has an overall deadline (its checksum, the archive and the retries) and a stall
+  timeout, each archive a size cap (the length announced and the bytes received), a checksum file
+  a few KiB. Redirects are followed only within the host of the base URL. Every failure is one
+  ``DataError`` line naming the URL (the host, when it cannot be reached).
 
 ``HFTJAX_BINANCE_URL`` (or ``base_url``) points at a mirror; the tests serve fixture archives
 from the loopback address.
@@ -24,20 +29,36 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import http.client
 import os
-import urllib.error
-import urllib.request
+import re
 from pathlib import Path
 
+from hftjax.data.http_session import Missing, Session, StatusError, TransferCut
 from hftjax.errors import ConfigError, DataError
 from hftjax.progress import bar
 
 BASE_URL = "https://data.binance.vision"
 MARKETS = {"spot": "spot", "um": "futures/um"}  # --market -> the archive's folder
 ATTEMPTS = 3  # tries per archive within one run; each resumes where the last stopped
-TIMEOUT_S = 60
 BLOCK = 1 << 16
+SYMBOL = re.compile(r"[A-Z0-9]{2,20}")  # it becomes part of every path written
+CHECKSUM_MAX_BYTES = 4096  # a .CHECKSUM file is one line: a sha256 and the archive's name
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """How long and how large the download of one archive may be. A monthly 1-minute archive
+    is a few MB: the defaults leave a wide margin and still stop a server that drips bytes
+    for hours or announces 50 GB."""
+    deadline_s: float = 900.0    # one file, from its checksum to its last byte, retries included
+    stall_s: float = 60.0        # without a byte received
+    max_bytes: int = 512 << 20   # one archive, announced or received
+
+    def __post_init__(self):
+        for option, value in (("--deadline", self.deadline_s), ("--stall-timeout", self.stall_s),
+                              ("--max-archive-mb", self.max_bytes)):
+            if not value > 0:
+                raise ConfigError(option, f"must be positive, got {value}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,10 +70,6 @@ class Archive:
     @property
     def relative(self) -> str:
         return f"{self.folder}/{self.name}"
-
-
-class Missing(Exception):
-    """The archive does not exist on the server (HTTP 404)."""
 
 
 def day(text: str, option: str) -> dt.date:
@@ -76,6 +93,8 @@ def daily(symbol: str, market: str, days) -> list[Archive]:
 def plan(symbol: str, start: dt.date, end: dt.date, market: str = "spot") -> list[tuple[Archive, list[Archive]]]:
     """(archive, its fallback archives) covering the days in [start, end): a whole month's
     monthly archive with its days' archives as the fallback, or a day's archive alone."""
+    if not SYMBOL.fullmatch(symbol):
+        raise ConfigError("SYMBOL", f"must be 2 to 20 capital letters or digits, e.g. ETHUSDT, got {symbol!r}")
     if market not in MARKETS:
         raise ConfigError("--market", f"must be one of {', '.join(MARKETS)}, got {market!r}")
     if not start < end:
@@ -93,22 +112,21 @@ def plan(symbol: str, start: dt.date, end: dt.date, market: str = "spot") -> lis
     return out
 
 
-def _open(url: str, offset: int = 0):
-    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
-    try:
-        return urllib.request.urlopen(request, timeout=TIMEOUT_S)
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            raise Missing(url) from None
-        raise
-
-
-def published_sha256(url: str) -> str:
-    """The sha256 of the ``.CHECKSUM`` file beside ``url`` (``<hex>  <name>``)."""
-    with _open(url + ".CHECKSUM") as response:
-        text = response.read().decode("ascii", "replace").split()
+def published_sha256(session: Session, url: str) -> str:
+    """The sha256 of the ``.CHECKSUM`` file beside ``url`` (``<hex>  <name>``), read only to
+    ``CHECKSUM_MAX_BYTES``."""
+    url += ".CHECKSUM"
+    too_long = DataError(f"is longer than {CHECKSUM_MAX_BYTES} bytes: not a checksum file", file=url)
+    with session.get(url) as response:
+        if response.length is not None and response.length > CHECKSUM_MAX_BYTES:
+            raise too_long
+        data = response.read(CHECKSUM_MAX_BYTES + 1)
+        if len(data) > CHECKSUM_MAX_BYTES:
+            raise too_long
+        response.check_complete()
+    text = data.decode("ascii", "replace").split()
     if not text or len(text[0]) != 64:
-        raise DataError(f"is not a sha256 checksum file: {' '.join(text)[:80]!r}", file=url + ".CHECKSUM")
+        raise DataError(f"is not a sha256 checksum file: {' '.join(text)[:80]!r}", file=url)
     return text[0].lower()
 
 
@@ -120,42 +138,50 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def transfer(url: str, part: Path) -> None:
+def transfer(session: Session, url: str, part: Path, max_bytes: int) -> None:
     """Append ``url``'s bytes past ``part``'s length to ``part`` (starting it over when the server
-    ignores the range), retrying an interrupted transfer from where it stopped."""
+    ignores the range), retrying an interrupted transfer from where it stopped. More than
+    ``max_bytes`` in all, announced or received, is refused and the part removed."""
+    cap = max_bytes
     for attempt in range(1, ATTEMPTS + 1):
         have = part.stat().st_size if part.exists() else 0
         try:
-            with _open(url, have) as response:
-                resumed = have and response.status == 206
-                with open(part, "ab" if resumed else "wb") as f:
-                    for block in iter(lambda: response.read(BLOCK), b""):
+            with session.get(url, have) as response:
+                start = have if have and response.status == 206 else 0
+                if response.length is not None and start + response.length > cap:
+                    raise DataError(f"announces {start + response.length:,} bytes, over the cap of {cap:,} per archive "
+                                    "(--max-archive-mb)", file=url)
+                size = start
+                with open(part, "ab" if start else "wb") as f:
+                    while size <= cap and (block := response.read(BLOCK)):
+                        size += len(block)
                         f.write(block)
-                if response.length:  # bytes the server announced and never sent: http.client does not raise
-                    raise http.client.IncompleteRead(b"", response.length)
+                if size > cap:
+                    part.unlink()
+                    raise DataError(f"sent more than the cap of {cap:,} bytes per archive (--max-archive-mb); "
+                                    "the part received was removed", file=url)
+                response.check_complete()
             return
-        except urllib.error.HTTPError as e:
-            if e.code == 416:  # the range starts past the end: the part is not this file's
+        except StatusError as e:
+            if e.code == 416 and have:  # the range starts past the end: the part is not this file's
                 part.unlink()
                 continue
             raise
-        except (http.client.IncompleteRead, ConnectionError, TimeoutError, urllib.error.URLError) as e:
-            if isinstance(e, urllib.error.URLError) and not isinstance(e.reason, (ConnectionError, TimeoutError)):
-                raise
+        except TransferCut as e:
             if attempt == ATTEMPTS:
-                raise DataError(f"transfer interrupted {ATTEMPTS} times ({e.__class__.__name__}); rerun the same "
-                                f"command to resume from {part.stat().st_size if part.exists() else 0} bytes",
-                                file=url) from None
+                raise DataError(f"transfer interrupted {ATTEMPTS} times (last: {e.reason}); rerun the same command "
+                                f"to resume from {part.stat().st_size if part.exists() else 0} bytes", file=url) from None
 
 
-def fetch(base_url: str, archive: Archive, out: Path) -> Path:
+def fetch(session: Session, archive: Archive, out: Path, max_bytes: int) -> Path:
     """The archive under ``out``, downloaded and checked unless a checked copy is there."""
-    path = out / archive.relative
+    path = inside(out, archive.relative)
     kept = path.with_name(path.name + ".CHECKSUM")
     if path.exists() and kept.exists() and kept.read_text().split()[:1] == [sha256_of(path)]:
         return path
-    url = f"{base_url}/data/{archive.relative}"
-    expected = published_sha256(url)
+    url = f"{session.base_url}/data/{archive.relative}"
+    session.start_file()
+    expected = published_sha256(session, url)
     if path.exists():  # a file hftjax did not check: kept when it is the published archive, never replaced
         if sha256_of(path) != expected:
             raise DataError(f"is there already and differs from the published archive (sha256 {expected}); "
@@ -163,7 +189,7 @@ def fetch(base_url: str, archive: Archive, out: Path) -> Path:
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         part = path.with_name(path.name + ".part")  # only ever this download's own partial file
-        transfer(url, part)
+        transfer(session, url, part, max_bytes)
         got = sha256_of(part)
         if got != expected:
             part.unlink()
@@ -174,30 +200,39 @@ def fetch(base_url: str, archive: Archive, out: Path) -> Path:
     return path
 
 
+def inside(out: Path, relative: str) -> Path:
+    """``out / relative``, refused unless it lies inside ``out`` (compared after resolving ``..``)."""
+    path = out / relative
+    if not Path(os.path.normpath(path.absolute())).is_relative_to(os.path.normpath(out.absolute())):
+        raise DataError(f"would be written outside --out {out}; refused", file=str(path))
+    return path
+
+
 def download(symbol: str, start: str, end: str, *, market: str = "spot", out: str | Path = "binance",
-             base_url: str | None = None, progress: bool = True) -> list[Path]:
+             base_url: str | None = None, limits: Limits = Limits(), progress: bool = True) -> list[Path]:
     """Download the 1-minute kline archives of ``symbol`` for the days in [start, end) into
     ``out``; returns their paths, oldest first. Raises ``DataError`` naming the days no archive
     holds, after fetching every other one."""
     symbol = symbol.upper()
-    base_url = (base_url or os.environ.get("HFTJAX_BINANCE_URL") or BASE_URL).rstrip("/")
     wanted = plan(symbol, day(start, "START"), day(end, "END"), market)
+    session = Session((base_url or os.environ.get("HFTJAX_BINANCE_URL") or BASE_URL).rstrip("/"),
+                      deadline_s=limits.deadline_s, stall_s=limits.stall_s)
     paths, missing = [], []
     archives = bar(wanted, desc=f"download {symbol}", total=len(wanted), unit="archive", enabled=progress)
     for archive, fallback in archives:
         try:
-            paths.append(fetch(base_url, archive, Path(out)))
+            paths.append(fetch(session, archive, Path(out), limits.max_bytes))
         except Missing:
             for one in fallback:
                 try:
-                    paths.append(fetch(base_url, one, Path(out)))
+                    paths.append(fetch(session, one, Path(out), limits.max_bytes))
                 except Missing:
                     missing += one.days
             if not fallback:
                 missing += archive.days
     if missing:
         raise DataError(f"no {market} archive of {symbol} for {describe(missing)} (not traded then, or not "
-                        f"published yet); the {len(paths)} other archive(s) are in {out}", file=base_url)
+                        f"published yet); the {len(paths)} other archive(s) are in {out}", file=session.base_url)
     return paths
 
 

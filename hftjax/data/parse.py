@@ -29,6 +29,15 @@ _UNIT_MS = {"s": 1000, "ms": 1, "us": 1 / 1000, "ns": 1 / 1_000_000}
 
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\x28\xb5\x2f\xfd": "zstd"}
 
+# What one compressed file (a zip member, a gzip, bz2 or zstd file) may expand to. Market CSVs
+# compress 5 to 20 times; a bomb (1 MB -> 1 GB) is refused after reading at most its bound,
+# before anything is parsed: the absolute cap, or the ratio times its compressed size once past
+# the first EXPANSION_FREE_BYTES.
+EXPANDED_MAX_BYTES = 2 << 30
+EXPANSION_MAX_RATIO = 100
+EXPANSION_FREE_BYTES = 64 << 20
+_READ_BLOCK = 1 << 20
+
 
 def compression_of(path) -> str | None:
     """The compression of a file from its first bytes, whatever its name says."""
@@ -46,14 +55,15 @@ def _input_stream(path):
 
 def csv_bytes(path) -> bytes:
     """Bytes of a CSV: plain, compressed (gzip, bz2 or zstd, known from the content, not the
-    name) or a ``.zip`` of one csv."""
+    name) or a ``.zip`` of one csv; a compressed one is refused past the expansion bounds above."""
     file = str(path)
     try:
         if Path(path).suffix.lower() == ".zip":
             data = _zip_member(path)
         else:
-            with _input_stream(path) as stream:
-                data = stream.read()
+            compression = compression_of(path)
+            with pa.input_stream(file, compression=compression) as stream:
+                data = _expand(stream, Path(path).stat().st_size, file=file) if compression else stream.read()
     except (OSError, pa.ArrowException, zipfile.BadZipFile) as e:
         raise DataError(f"cannot read file: {e}", file=file) from None
     return data.removeprefix(codecs.BOM_UTF8)
@@ -64,13 +74,38 @@ def _zip_member(path) -> bytes:
         names = [info.filename for info in archive.infolist() if not info.is_dir()]
         if len(names) != 1 or not names[0].lower().endswith(".csv"):
             raise DataError(f"a zip must hold exactly one .csv file, found {names}", file=str(path))
-        return archive.read(names[0])
+        member = archive.getinfo(names[0])
+        file = f"{path}:{member.filename}"
+        _check_expansion(member.file_size, member.compress_size, file=file)  # as declared: refused unread
+        with archive.open(member) as stream:
+            return _expand(stream, member.compress_size, file=file)
+
+
+def _expand(stream, compressed: int, *, file: str) -> bytes:
+    """All of a decompressing ``stream``, read a block at a time within the expansion bounds."""
+    blocks, size = [], 0
+    while block := stream.read(_READ_BLOCK):
+        size += len(block)
+        _check_expansion(size, compressed, file=file)
+        blocks.append(block)
+    return b"".join(blocks)
+
+
+def _check_expansion(size: int, compressed: int, *, file: str) -> None:
+    bound = min(EXPANDED_MAX_BYTES, max(EXPANSION_FREE_BYTES, EXPANSION_MAX_RATIO * compressed))
+    if size > bound:
+        raise DataError(f"expands past {bound:,} bytes from {compressed:,} compressed (at most {EXPANSION_MAX_RATIO} "
+                        f"times, and {EXPANDED_MAX_BYTES:,} bytes): refused as a decompression bomb; decompress it "
+                        "yourself if you trust it", file=file)
 
 
 def header_fields(data: bytes, *, file: str) -> list[str]:
     """Fields of the first line (CSV quoting honoured)."""
     first = data[: data.find(b"\n")] if b"\n" in data else data
-    fields = next(csv.reader(io.StringIO(first.decode("utf-8", "replace").strip("\r"))), [])
+    try:
+        fields = next(csv.reader(io.StringIO(first.decode("utf-8", "replace").strip("\r"))), [])
+    except csv.Error as e:  # a field over csv.field_size_limit(), 128 KiB: no header or row of a market file
+        raise DataError(f"line 1 (the header, or row 0 without one) cannot be read as CSV: {e}", file=file) from None
     if not fields:
         raise DataError("file is empty", file=file)
     return [f.strip() for f in fields]
