@@ -82,15 +82,14 @@ class Checkpoints:
 
     def save(self, epoch: int, state, meta: dict) -> None:
         """Checkpoint ``epoch``; a full or failing disk raises ``RunDirError`` with the earlier
-        checkpoints intact and this one's partial files removed."""
+        checkpoints intact (orbax's partial ``<epoch>.orbax-checkpoint-tmp`` is not a checkpoint,
+        and the rerun's save of that epoch replaces it)."""
         try:
             self.manager.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(_to_disk(state)),
                                                              meta=ocp.args.JsonSave(meta)))
             self.manager.wait_until_finished()
             write_checksums(self.directory / str(epoch))
         except OSError as e:  # ENOSPC, EDQUOT, EIO: raised as is from orbax's writer threads
-            for partial in self.directory.glob(f"{epoch}.orbax-checkpoint-tmp*"):
-                shutil.rmtree(partial, ignore_errors=True)
             raise _unwritable(self.directory, f"checkpoint {epoch}", e, "the earlier checkpoints are kept",
                               "rerun the same command to resume from the latest")
 
