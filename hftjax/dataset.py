@@ -10,7 +10,9 @@ those arrays.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import warnings
 from pathlib import Path
 
 import jax
@@ -25,7 +27,7 @@ from hftjax.env.params import LEVELS, TradingSettings
 from hftjax.env.teacher import TEACHER_FEE, TEACHER_GAMMA, episode_teacher
 from hftjax.errors import ConfigError, DataError
 from hftjax.features import normalize
-from hftjax.io import atomic_path
+from hftjax.io import atomic_path, write_text
 
 
 def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: int = LEVELS,
@@ -84,18 +86,28 @@ def mean_close(data_dir: str | Path, split: str) -> float:
 
 
 def cached_episode_teacher(cache_dir: str | Path, name: str, close, episode_len: int, **kw) -> jax.Array:
-    """``episode_teacher`` stored as ``cache_dir/<name>-<key>.npy``; recomputed when absent."""
+    """``episode_teacher`` stored as ``cache_dir/<name>-<key>.npy``, with the sha256 of that file in
+    ``<file>.sha256`` beside it; recomputed when absent. A file that fails its checksum (changed,
+    truncated, or without one) is recomputed too, with a warning naming it: a table of the right
+    size but other values would otherwise change training without a word."""
     close = np.asarray(close, np.float64)
     spec = {"episode_len": episode_len, "rows": len(close), "close_sha": hashlib.sha256(close).hexdigest(),
             **{k: float(v) if isinstance(v, float) else v for k, v in sorted(kw.items())}}
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"{name}-{key}.npy"
+    checksum = path.with_name(path.name + ".sha256")
     if path.exists():
-        return jnp.asarray(np.load(path))
+        data = path.read_bytes()
+        if checksum.exists() and checksum.read_text().strip() == hashlib.sha256(data).hexdigest():
+            return jnp.asarray(np.load(io.BytesIO(data)))
+        warnings.warn(f"{path}: the cached Q-teacher fails its checksum (damaged or changed); computing it again",
+                      stacklevel=2)
     table = episode_teacher(close, episode_len, **kw)
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(table))
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(table))
+        tmp.write_bytes(buffer.getvalue())
+    write_text(hashlib.sha256(buffer.getvalue()).hexdigest() + "\n", checksum)
     return table
 
 

@@ -18,7 +18,7 @@ from hftjax.hyper.run import train_hyper
 from hftjax.io import write_json
 from hftjax.prepare import PrepareConfig, prepare
 from hftjax.progress import stages
-from hftjax.provenance import check_sources, read_manifest
+from hftjax.provenance import check_sources, read_manifest, stale_preparation
 from hftjax.run_config import RunConfig
 from hftjax.rundir import claim_run_dir, first_unfinished, run_lock
 from hftjax.splits import DEFAULT_FRACTIONS, parse_splits
@@ -114,16 +114,20 @@ PREPARE_OPTIONS = {"--chunk-len": "data.chunk_len", "chunk_len": "data.chunk_len
 
 
 def _prepared(out: Path, inputs: list[str], request: PrepareConfig, progress: bool) -> None:
-    """Reuse ``out/data`` when it holds this request, prepared from unchanged inputs; prepare it
-    when it is missing (or is an earlier attempt's, before the config was fixed)."""
+    """Reuse ``out/data`` when it holds this request, prepared from unchanged inputs by this
+    hftjax; prepare it when it is missing (or is an earlier attempt's, before the config was
+    fixed), or again, saying so, when another hftjax or feature version prepared it."""
     data_dir = out / "data"
     if (data_dir / "manifest.json").exists():
         manifest = read_manifest(data_dir)
         if manifest.get("request") == request.request(inputs):
-            check_sources(data_dir)
-            log.info("reusing the prepared data in %s (inputs unchanged)", data_dir)
-            return
-        if (out / "config.json").exists():
+            stale = stale_preparation(manifest)
+            if stale is None:
+                check_sources(data_dir)
+                log.info("reusing the prepared data in %s (inputs unchanged)", data_dir)
+                return
+            log.warning("%s %s; preparing it again", data_dir, stale)
+        elif (out / "config.json").exists():
             raise RunDirError(data_dir, "was prepared from other inputs or settings than this run's config (by "
                                         "another hftjax prepare?); give --out a new directory")
     try:

@@ -4,7 +4,8 @@ prepared dataset each trained stage used.
 - ``fingerprint``: an input's path (as given and resolved), size, mtime and sha256, recorded in
   ``manifest.json``'s ``sources``.
 - ``check_sources``: every stage that reuses prepared data refuses an input whose content
-  changed since ``prepare`` read it (hashed again only when its size or mtime changed).
+  changed since ``prepare`` read it (hashed again only when its size or mtime changed), and data
+  another hftjax or feature version prepared (``stale_preparation``; ``run`` prepares it again).
 - ``dataset_digest`` / ``check_trained_on``: each trained stage records the sha256 of the
   manifest it was trained on; a later stage refuses agents trained on other data (``prepare``
   run again into the same directory).
@@ -18,7 +19,9 @@ import os
 import warnings
 from pathlib import Path
 
+from hftjax import __version__
 from hftjax.errors import DataError, RunDirError
+from hftjax.features import FEATURE_VERSION
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -52,10 +55,24 @@ def read_manifest(data_dir: str | os.PathLike) -> dict:
     return json.loads(path.read_text())
 
 
+def stale_preparation(manifest: dict) -> str | None:
+    """What makes a prepared dataset's features other than this hftjax computes (another hftjax
+    or ``FEATURE_VERSION`` wrote it), or None."""
+    version, features = manifest.get("hftjax_version", "unknown"), manifest.get("feature_version", "unknown")
+    if (version, features) == (__version__, FEATURE_VERSION):
+        return None
+    return (f"was prepared by hftjax {version} (feature version {features}), not by this hftjax {__version__} "
+            f"(feature version {FEATURE_VERSION})")
+
+
 def check_sources(data_dir: str | os.PathLike) -> None:
-    """Refuse when an input of the prepared dataset changed since ``prepare`` read it; warn
-    when one can no longer be found (it cannot be checked)."""
-    for source in read_manifest(data_dir).get("sources", []):
+    """Refuse when another hftjax or feature version prepared the dataset, or an input of it
+    changed since ``prepare`` read it; warn when one can no longer be found (it cannot be checked)."""
+    manifest = read_manifest(data_dir)
+    stale = stale_preparation(manifest)
+    if stale is not None:
+        raise RunDirError(data_dir, f"{stale}: run hftjax prepare again into it (hftjax run does so itself)")
+    for source in manifest.get("sources", []):
         if "resolved" not in source:  # a dataset prepared before inputs were fingerprinted
             continue
         if not Path(source["resolved"]).is_file():

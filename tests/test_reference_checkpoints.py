@@ -238,6 +238,20 @@ def test_reader_rejects_overrunning_tensor(tmp_path, monkeypatch):
         read_torch_state_dict(path)
 
 
+def test_reader_rejects_a_zero_stride_before_allocating(tmp_path, monkeypatch, capsys):
+    """A zero stride repeats one element: (1e6, 1e6) float32 from a 4-byte storage used to be a
+    MemoryError asking for 3.6 TiB; now one line naming the file, nothing allocated."""
+    storage = _FakeStorage("FloatStorage", "0", "cpu", np.ones(1, np.float32))
+    path = tmp_path / "zero_stride.pt"
+    _write_torch_zip(path, OrderedDict(w=_Tensor(storage, 0, (1_000_000, 1_000_000), (0, 0))), monkeypatch)
+    with pytest.raises(DataError, match="more elements than its storage of 1 holds") as info:
+        read_torch_state_dict(path)
+    assert info.value.file == str(path) and len(str(info.value).splitlines()) == 1
+    shared = _FakeStorage("FloatStorage", "0", "cpu", np.arange(6, dtype=np.float32))  # views within it still load
+    _write_torch_zip(path, OrderedDict(w=_Tensor(shared, 0, (3, 2), (1, 3))), monkeypatch)
+    np.testing.assert_array_equal(read_torch_state_dict(path)["w"], np.arange(6, dtype=np.float32).reshape(2, 3).T)
+
+
 def test_truncated_and_garbage_checkpoints(tmp_path):
     raw = checkpoint("slope_1").read_bytes()
     for name, blob in [("garbage.pkl", os.urandom(4096)), ("truncated.pkl", raw[: len(raw) // 2]),

@@ -34,14 +34,26 @@ def read_arrow(path) -> pa.Table:
 def read_ohlcv(path, timestamp_column: str | None = None) -> Table:
     """Timestamp (ms) and OHLCV, plus any canonically named book columns, of a generic file.
 
-    Column names match case-insensitively. Without ``timestamp_column`` the first of
+    Column names match case-insensitively, so two columns that differ only in case (``close``
+    and ``Close``) are ambiguous and refused. Without ``timestamp_column`` the first of
     ``TIMESTAMP_NAMES`` present is used; see ``to_timestamp_ms`` for the accepted time formats.
     """
     file = str(path)
     data = read_arrow(path)
-    by_name = {name.lower(): name for name in data.column_names}
+    by_name: dict[str, list[str]] = {}
+    for name in data.column_names:
+        by_name.setdefault(name.lower(), []).append(name)
+
+    def column(name: str) -> str:
+        found = by_name[name.lower()]
+        if len(found) > 1:
+            raise DataError(f"columns {found[0]!r} and {found[1]!r} both match {name!r} (names match "
+                            "case-insensitively), so which one holds the data is ambiguous; rename or drop one",
+                            file=file, column=found[1])
+        return found[0]
+
     wanted = [timestamp_column] if timestamp_column else TIMESTAMP_NAMES
-    time_name = next((by_name[n.lower()] for n in wanted if n.lower() in by_name), None)
+    time_name = next((column(n) for n in wanted if n.lower() in by_name), None)
     if time_name is None:
         raise DataError(f"no timestamp column (looked for {', '.join(wanted)})", file=file,
                         column=wanted[0])
@@ -49,6 +61,6 @@ def read_ohlcv(path, timestamp_column: str | None = None) -> Table:
     for name in (*OHLCV, *book_columns_in(by_name)):
         if name not in by_name:
             raise DataError("missing column", file=file, column=name)
-        table[name] = to_float(data[by_name[name]], file=file, column=by_name[name])
+        table[name] = to_float(data[column(name)], file=file, column=column(name))
     return table
 

@@ -16,6 +16,13 @@ from hftjax.errors import DataError
 
 BAR_COLUMNS = ("timestamp", *OHLCV)
 MAX_MINUTE_JUMP = 2.0  # a close more than 2x (or under 1/2) the one before is reported as a likely bad print
+# The largest price, size or volume accepted. The agents read the features as float32 (max 3.4e38):
+# every feature is at most a small multiple of the largest input (a price, depth = the sum of 10
+# sizes, ksft = 2c - h - l; products such as size * price are divided by depth again), and its
+# square summed over a 360-row window (a rolling or z-score std, a LayerNorm variance) stays
+# finite: (10 * 1e15)^2 * 360 = 3.6e34. Real markets stay far below (a meme coin's base volume per
+# minute is ~1e12); 1e300 would overflow the std to inf (``"std": null``) in prepare.
+MAX_VALUE = 1e15
 
 
 def validate(table: Table, *, file: str, interval_ms: int = MINUTE_MS) -> Table:
@@ -29,6 +36,7 @@ def valid_rows(table: Table, *, file: str, interval_ms: int = MINUTE_MS) -> np.n
     """Indices of the rows ``validate`` keeps."""
     table = _checked_columns(table, BAR_COLUMNS, file)
     _check_finite(table, file)
+    _check_magnitude(table, file)
     _check_order(table["timestamp"], file)
     duplicates = _duplicates(table, file)
     _check_grid(table["timestamp"], interval_ms, file)
@@ -47,6 +55,7 @@ def validate_book(book: Table, *, file: str) -> Table:
     if not any(BOOK_COLUMN.fullmatch(c) for c in book):
         raise DataError("no book columns", file=file, column="bid1_price")
     _check_finite(book, file)
+    _check_magnitude(book, file)
     _check_order(book["timestamp"], file)
     _check_values(book, file)
     return book
@@ -74,6 +83,13 @@ def _check_finite(table: Table, file: str) -> None:
             raise DataError(f"no data: all {values.size} values are NaN or null", file=file, row=0,
                             column=column)
         _first(bad, "not a finite number", values, file=file, column=column)
+
+
+def _check_magnitude(table: Table, file: str) -> None:
+    for column, values in table.items():
+        if column != "timestamp":
+            _first(np.abs(values) > MAX_VALUE, f"beyond {MAX_VALUE:g} in magnitude, where the float32 "
+                   "features overflow (a bad print, or a wrong unit?)", values, file=file, column=column)
 
 
 def _check_order(timestamp: np.ndarray, file: str) -> None:
@@ -135,13 +151,20 @@ def _first(mask: np.ndarray, message: str, values: np.ndarray, *, file: str, col
 
 def suspicious_bars(table: Table) -> list[tuple[str, np.ndarray, str]]:
     """What is odd but possible in a valid bar table, as (what, rows, column) for the warnings:
-    a close outside [low, high] (an inconsistent bar), and a close more than ``MAX_MINUTE_JUMP``
-    times (or under its inverse) the close before (a spike, or files of two markets merged)."""
+    an open or a close outside [low, high] (an inconsistent bar), and a close more than
+    ``MAX_MINUTE_JUMP`` times (or under its inverse) the close before (a spike, or files of two
+    markets merged)."""
     close = table["close"]
-    outside = np.flatnonzero((close < table["low"]) | (close > table["high"]))
     ratio = close[1:] / close[:-1]
     jumps = np.flatnonzero((ratio > MAX_MINUTE_JUMP) | (ratio < 1 / MAX_MINUTE_JUMP)) + 1
-    return [(f"close outside [low, high] ({close[outside[0]]} not in [{table['low'][outside[0]]}, "
-             f"{table['high'][outside[0]]}])" if outside.size else "", outside, "close"),
+    return [*(_outside_range(table, column) for column in ("open", "close")),
             (f"close jumps from {close[jumps[0] - 1]} to {close[jumps[0]]} in one bar, beyond the "
              f"{MAX_MINUTE_JUMP:g}x bound (a bad print, or two markets merged?)" if jumps.size else "", jumps, "close")]
+
+
+def _outside_range(table: Table, column: str) -> tuple[str, np.ndarray, str]:
+    values, low, high = table[column], table["low"], table["high"]
+    rows = np.flatnonzero((values < low) | (values > high))
+    what = (f"{column} outside [low, high] ({values[rows[0]]} not in [{low[rows[0]]}, {high[rows[0]]}])"
+            if rows.size else "")
+    return what, rows, column

@@ -15,6 +15,7 @@ tree of :class:`hftjax.subagent.network.SubAgentNet` (kernels transposed to (in,
 from __future__ import annotations
 
 import io
+import math
 import pickle
 import zipfile
 from collections import OrderedDict
@@ -133,6 +134,12 @@ class _TorchUnpickler(pickle.Unpickler):
         if last >= storage.size:
             raise DataError(f"tensor of size {shape}, stride {strides} at offset {offset} overruns its "
                             f"storage of {storage.size} elements", file=self._source)
+        # A zero (or overlapping) stride repeats storage elements: a parameter never does, and the
+        # copy below would allocate the whole repeated size (terabytes from a few bytes of pickle).
+        if math.prod(shape) > storage.size - offset:
+            raise DataError(f"tensor of size {shape}, stride {strides} at offset {offset} has more elements "
+                            f"than its storage of {storage.size} holds (a zero or overlapping stride); a state "
+                            "dict's tensors never repeat elements", file=self._source)
         itemsize = storage.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(storage[offset:], shape=shape,
                                                strides=tuple(s * itemsize for s in strides), writeable=False)

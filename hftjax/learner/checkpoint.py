@@ -81,10 +81,17 @@ class Checkpoints:
         return self.manager.latest_step()
 
     def save(self, epoch: int, state, meta: dict) -> None:
-        self.manager.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(_to_disk(state)),
-                                                         meta=ocp.args.JsonSave(meta)))
-        self.manager.wait_until_finished()
-        write_checksums(self.directory / str(epoch))
+        """Checkpoint ``epoch``; a full or failing disk raises ``RunDirError`` with the earlier
+        checkpoints intact (orbax's partial ``<epoch>.orbax-checkpoint-tmp`` is not a checkpoint,
+        and the rerun's save of that epoch replaces it)."""
+        try:
+            self.manager.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(_to_disk(state)),
+                                                             meta=ocp.args.JsonSave(meta)))
+            self.manager.wait_until_finished()
+            write_checksums(self.directory / str(epoch))
+        except OSError as e:  # ENOSPC, EDQUOT, EIO: raised as is from orbax's writer threads
+            raise _unwritable(self.directory, f"checkpoint {epoch}", e, "the earlier checkpoints are kept",
+                              "rerun the same command to resume from the latest")
 
     def restore(self, epoch: int, like, resume: str = "rerun with {option}") -> tuple[object, dict]:
         """The checkpoint of ``epoch``; a damaged or unreadable one raises ``RunDirError`` naming
@@ -135,9 +142,18 @@ def save_best(path: Path, state) -> None:
     checksums)."""
     best = {"best_params": state.best_params, "best_score": state.best_score, "best_epoch": state.best_epoch}
     path = Path(path).resolve()
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(path, best, force=True)
-    write_checksums(path)
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            checkpointer.save(path, best, force=True)
+        write_checksums(path)
+    except OSError as e:
+        raise _unwritable(path, "the best parameters", e, "the epoch checkpoints are kept", "rerun the same command")
+
+
+def _unwritable(directory: Path, what: str, error: OSError, kept: str, then: str) -> RunDirError:
+    """The one-line error for a save that the disk refused (full, over quota or failing)."""
+    return RunDirError(directory, f"cannot save {what} ({error.strerror or error}); {kept}: free space on that "
+                                  f"disk (or fix it), then {then}")
 
 
 def restore_best(path: Path, rerun: str) -> dict:
