@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import json
 import os
 import platform
 import re
@@ -11,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow
 
+from hftjax.errors import ConfigError
 from hftjax.io import atomic_path, write_json
+from hftjax.paths import check_name, check_writable
 
 HERE = Path(__file__).resolve().parent
 SHARED_DATA = HERE.parents[1] / "shared" / "data"  # the real market files, beside the checkout (never copied in)
@@ -44,16 +48,40 @@ def environment() -> dict:
 def record(name: str, title: str, rows: list[dict], env: dict | None = None) -> Path:
     """Write ``benchmarks/results/<name>.json`` and replace the ``name`` section of RESULTS.md.
     ``HFTJAX_BENCH_TAG`` (``hftjax bench all --quick`` sets it to ``quick``) records under
-    ``<name>_<tag>`` instead, so a smoke run never replaces a full table."""
+    ``<name>_<tag>`` instead, so a smoke run never replaces a full table. Neither file is written
+    over one that a benchmark did not write."""
     tag = os.environ.get("HFTJAX_BENCH_TAG")
     if tag:
         name, title = f"{name}_{tag}", f"{title} [{tag}]"
+    check_name(name, "--name")  # a script's --name and the tag are part of it
     env = env or environment()
-    out = results_dir() / "results" / f"{name}.json"
+    out = check_owned(results_dir() / "results" / f"{name}.json",
+                      lambda p: json.loads(p.read_text()).get("benchmark") == name)
+    check_owned(results_dir() / results_file(name), lambda p: p.read_text().startswith("# Benchmark results"))
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json({"benchmark": name, "environment": env, "rows": rows}, out)
     _update_markdown(name, title, rows, env)
     return out
+
+
+def table_name(text: str) -> str:
+    """The argparse type of a script's ``--name``: refused at once (not after the benchmark ran)
+    unless it is a plain name, since it becomes part of the table's file name."""
+    try:
+        return check_name(text, "--name")
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(e.reason) from None
+
+
+def check_owned(path: Path, ours) -> Path:
+    """``path`` unless it holds a file no benchmark wrote (``ours`` says whether one did)."""
+    def recognised(p: Path) -> bool:
+        try:
+            return bool(ours(p))
+        except (OSError, ValueError, AttributeError):  # unreadable, not JSON, not a JSON object
+            return False
+    return check_writable(path, recognised, option="HFTJAX_RESULTS_DIR",
+                          remedy="move it away, or set HFTJAX_RESULTS_DIR to another folder")
 
 
 def _markdown_table(rows: list[dict]) -> str:

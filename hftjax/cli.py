@@ -119,13 +119,13 @@ def _download(args: argparse.Namespace) -> None:
 def _tearsheet(args: argparse.Namespace) -> None:
     from hftjax.tearsheet import write_tearsheet
 
-    print(f"wrote {write_tearsheet(args.run_dir, args.split, args.out)}")
+    print(f"wrote {write_tearsheet(args.run_dir, args.split, args.out, force=args.force)}")
 
 
 def _compare(args: argparse.Namespace) -> None:
     from hftjax.compare import compare
 
-    print(compare(args.run_dirs, args.out, allow_different=args.allow_different), end="")
+    print(compare(args.run_dirs, args.out, allow_different=args.allow_different, force=args.force), end="")
     if args.out:
         print(f"wrote {Path(args.out) / 'compare.md'} and compare.csv")
 
@@ -302,12 +302,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a run directory hftjax evaluate wrote results/<split>_daily_returns.csv into")
     p.add_argument("--split", default="test", help="which evaluated split: test (default), valid or train")
     p.add_argument("--out", help="the HTML file (default RUN/results/<split>_tearsheet.html)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing file that hftjax did not write (by default it is refused)")
     p.set_defaults(run=_tearsheet)
 
     p = sub.add_parser("compare", help="runs of one config (differing only in seeds) pooled as one mean ± std table (Markdown and CSV)",
                        epilog='example: hftjax compare runs/eth-seed0 runs/eth-seed1 --out cmp')
     p.add_argument("run_dirs", nargs="+", help="directories hftjax evaluate wrote results/metrics.json into")
     p.add_argument("--out", help="also write compare.md and compare.csv here")
+    p.add_argument("--force", action="store_true",
+                   help="replace a compare.md or compare.csv that hftjax did not write (by default it is refused)")
     p.add_argument("--allow-different", action="store_true",
                    help="pool runs whose configs differ in more than seeds (the table then names the keys that differ)")
     p.set_defaults(run=_compare)

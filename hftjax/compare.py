@@ -3,7 +3,8 @@ sample std over every seed of every run, in Markdown and CSV. Runs whose test sp
 period, fee or position size) are refused: their numbers would not be comparable. Runs are
 pooled as seeds of one experiment only when their resolved configs differ in nothing but the
 seeds (``allow_different`` pools them anyway and says which keys differ); a directory named
-twice (``RUN`` and ``RUN/``) counts once."""
+twice (``RUN`` and ``RUN/``) counts once. ``--out`` gets hftjax's mark when compare creates it (or
+finds it empty); a ``compare.md`` or ``compare.csv`` elsewhere is replaced only with ``force``."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ import numpy as np
 
 from hftjax.errors import ConfigError, RunDirError
 from hftjax.io import write_text
+from hftjax.paths import check_writable
 from hftjax.report import COLUMNS, cell
+from hftjax.rundir import mark, marked
 from hftjax.strategies import strategies
 
 SAME = ("split", "rows", "period", "fee", "max_holding")  # what makes two test results comparable
+FILES = ("compare.md", "compare.csv")
 
 
 def load_metrics(run_dir: str | Path) -> dict:
@@ -93,8 +97,22 @@ def tables(merged: dict) -> tuple[str, str]:
     return "\n".join(md) + "\n", out.getvalue()
 
 
-def compare(run_dirs: list[str | Path], out: str | Path | None = None, *, allow_different: bool = False) -> str:
+def write_tables(out: Path, texts: tuple[str, str]) -> None:
+    """``FILES`` into ``out``, which is created and marked as compare's own when new or empty."""
+    if not out.is_dir() or not any(out.iterdir()):
+        out.mkdir(parents=True, exist_ok=True)
+        mark(out, "compare")
+    for name, text in zip(FILES, texts):
+        write_text(text, out / name)
+
+
+def compare(run_dirs: list[str | Path], out: str | Path | None = None, *, allow_different: bool = False,
+            force: bool = False) -> str:
     """The Markdown table; with ``out``, also ``out/compare.md`` and ``out/compare.csv``."""
+    if out is not None:  # refused before any run is read
+        out = Path(out)
+        for name in FILES:
+            check_writable(out / name, lambda p: marked(p.parent, "compare"), force=force)
     unique: dict[Path, str] = {}
     for d in run_dirs:
         unique.setdefault(Path(d).resolve(), str(d))
@@ -113,6 +131,5 @@ def compare(run_dirs: list[str | Path], out: str | Path | None = None, *, allow_
     title = (f"# {len(names)} runs on the {merged['split']} split ({merged['rows']:,} rows, "
              f"{merged['period'][0]} to {merged['period'][1]})\n\n" if merged.get("period") else "")
     if out is not None:
-        write_text(title + note + markdown, Path(out) / "compare.md")
-        write_text(table, Path(out) / "compare.csv")
+        write_tables(out, (title + note + markdown, table))
     return title + note + markdown

@@ -28,6 +28,7 @@ from hftjax.env.teacher import TEACHER_FEE, TEACHER_GAMMA, episode_teacher
 from hftjax.errors import ConfigError, DataError
 from hftjax.features import normalize
 from hftjax.io import atomic_path, write_text
+from hftjax.paths import check_name
 
 
 def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: int = LEVELS,
@@ -62,7 +63,7 @@ def load_split(data_dir: str | Path, split: str, *, max_holding: float, levels: 
 
 def split_path(data_dir: str | Path, split: str) -> Path:
     """``DIR/<split>.parquet``; a clear error naming the splits there when that one was not prepared."""
-    path = Path(data_dir) / f"{split}.parquet"
+    path = Path(data_dir) / f"{check_name(split, '--split')}.parquet"
     if not path.exists():
         have = sorted(p.stem for p in Path(data_dir).glob("*.parquet") if (p.parent / f"{p.stem}_labels.json").exists())
         if have:

@@ -1,6 +1,8 @@
 """``evaluate``: the paper's metrics for MacroHFT and its baselines on a split, plus positions
 and rewards (``results/metrics.json`` for the test split, ``metrics_<split>.json`` for others,
-and ``results/<split>_positions.parquet``).
+and ``results/<split>_positions.parquet``), written as one step: ``results/`` is rebuilt beside
+itself with the split's files and renamed into place (``hftjax.io.atomic_dir``), so a killed
+evaluation leaves the earlier results and nothing new, or the whole new set.
 
 Compared, on the same env accounting, fee and position size: buy-and-hold, MACD crossover
 (``hftjax.baselines.macd``), the IV imbalance-volume rule when the data has a book
@@ -30,16 +32,17 @@ from hftjax.diagnostics import agent_diagnostics, timing_percentile
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
 from hftjax.hyper.artifacts import load_hyper, training_status
-from hftjax.io import write_json, write_parquet
+from hftjax.io import atomic_dir, write_json, write_parquet
 from hftjax.learner.loop import describe_stop
 from hftjax.learner.dqn import greedy_rollout
 from hftjax.metrics import (MINUTES_PER_YEAR, buy_and_hold_rewards, check_run, paper_metrics, standard_metrics,
                             step_returns, trading_activity)
+from hftjax.paths import check_name
 from hftjax.progress import stages
 from hftjax.provenance import read_manifest
 from hftjax.report import write_report
 from hftjax.returns import write_returns
-from hftjax.rundir import run_lock
+from hftjax.rundir import mark, run_lock
 from hftjax.software import software_provenance
 from hftjax.strategies import strategies
 from hftjax.subagent import AGENTS
@@ -62,6 +65,7 @@ def evaluate(run_dir: str | Path, split: str = "test", *, progress: bool = True)
     """Metrics of the hyper-agent in ``run_dir`` (a ``run`` directory or a ``train-hyper --out``
     one) on ``split``, written under ``run_dir/results``."""
     run_dir = Path(run_dir)
+    check_name(split, "--split")  # joined into output paths
     state, run = load_hyper(run_dir)
     with run_lock(run_dir), stages(f"evaluate {split}", 6, enabled=progress) as advance:
         return _evaluate(run_dir, split, state, run, advance)
@@ -147,18 +151,21 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
                                                  [{"seed": members[i]["seed"]} for i in rows]))
             series[algorithm] = (b_actions[rows], b_rewards[rows])
     advance("metrics and positions")
-    out = run_dir / "results"
-    write_json(metrics, out / ("metrics.json" if split == "test" else f"metrics_{split}.json"))
-    columns = {"timestamp": table["timestamp"].slice(0, len(close) - 1), "close": pa.array(close[:-1])}
-    for i, s in enumerate(seeds):
-        columns[f"position_seed{s}"] = pa.array(actions[i] * max_holding / (env.levels - 1))
-        columns[f"reward_seed{s}"] = pa.array(rewards[i].astype(np.float64))
-    write_parquet(pa.table(columns), out / f"{split}_positions.parquet")
-    write_returns(out, split, table["timestamp"].combine_chunks(), {k: returns[k] for k, _ in strategies(metrics)}, seeded)
-    advance("report and plots")
-    labels = json.loads((run.subagents.data_dir / f"{split}_labels.json").read_text())
-    times = table["timestamp"].combine_chunks().cast(pa.int64()).to_numpy().astype("datetime64[ms]")
-    write_report(out, split, metrics, series, returns, times, close, labels, weights[0], run.setup.members, env.levels)
+    with atomic_dir(run_dir / "results", keep=True) as out:
+        mark(out, "results")
+        write_json(metrics, out / ("metrics.json" if split == "test" else f"metrics_{split}.json"))
+        columns = {"timestamp": table["timestamp"].slice(0, len(close) - 1), "close": pa.array(close[:-1])}
+        for i, s in enumerate(seeds):
+            columns[f"position_seed{s}"] = pa.array(actions[i] * max_holding / (env.levels - 1))
+            columns[f"reward_seed{s}"] = pa.array(rewards[i].astype(np.float64))
+        write_parquet(pa.table(columns), out / f"{split}_positions.parquet")
+        write_returns(out, split, table["timestamp"].combine_chunks(), {k: returns[k] for k, _ in strategies(metrics)},
+                      seeded)
+        advance("report and plots")
+        labels = json.loads((run.subagents.data_dir / f"{split}_labels.json").read_text())
+        times = table["timestamp"].combine_chunks().cast(pa.int64()).to_numpy().astype("datetime64[ms]")
+        write_report(out, split, metrics, series, returns, times, close, labels, weights[0], run.setup.members,
+                     env.levels)
     return metrics
 
 

@@ -1,4 +1,8 @@
-"""Atomic writes: every output goes to a temporary path first, then is renamed into place."""
+"""Atomic writes: every output goes to a temporary path first, then is renamed into place.
+
+A temporary is named ``.NAME.<pid>.XXXX.tmp`` after the path it becomes and the process writing
+it, so the next write of that path removes what a process that died (kill -9, power loss) left.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,13 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
+
+from hftjax.rundir import pid_running
 
 
 def _umask() -> int:
@@ -27,12 +34,34 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+def _prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
+def clear_stale(path: Path) -> None:
+    """Remove the temporaries of ``path`` whose process is gone, and put back an old ``path``
+    that ``atomic_dir`` had moved aside when its process died before the new one took its place.
+    A live process's temporaries are its work in progress: kept."""
+    stale = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.\w+\.(tmp|old)")
+    for entry in list(path.parent.iterdir()):
+        found = stale.fullmatch(entry.name)
+        if not found or pid_running(int(found[1])):
+            continue
+        if found[2] == "old" and not path.exists():
+            os.replace(entry, path)
+        elif entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clear_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -42,15 +71,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # a filesystem without hard links
+        shutil.copy2(src, dst)
+
+
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, *, keep: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling directory; it replaces ``path`` only if the block succeeds.
     The old ``path`` is renamed aside first (and put back if the new one cannot take its place),
-    then removed once the new one is in place: nothing is left behind either way."""
+    then removed once the new one is in place: nothing is left behind either way. ``keep``: the
+    temporary starts with (hard links to) what ``path`` holds, so the block adds or replaces
+    files and the others stay, all in one step."""
     path = Path(path).resolve()  # "." or "x/.." have no name to make a sibling of
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    clear_stale(path)
+    tmp = Path(tempfile.mkdtemp(prefix=_prefix(path), suffix=".tmp", dir=path.parent))
     try:
+        if keep and path.is_dir():
+            shutil.copytree(path, tmp, dirs_exist_ok=True, copy_function=_link_or_copy)
         yield tmp
         for child in tmp.rglob("*"):
             os.chmod(child, (0o777 if child.is_dir() else 0o666) & ~_umask())

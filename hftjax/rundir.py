@@ -118,7 +118,7 @@ def first_unfinished(run_dir: str | Path, resume_from: int | None) -> Callable[[
     return resume
 
 
-def _pid_running(pid: int) -> bool:
+def pid_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -176,7 +176,7 @@ def _flock(path: Path, lock: Path, *, remove: bool = False) -> Iterator[None]:
         os.close(fd)
         raise RunDirError(path, f"{lock} exists and is not an hftjax lock (it holds other text); move it away")
     if previous.isdigit() and int(previous) != os.getpid():
-        state = "still running but not holding it" if _pid_running(int(previous)) else "no longer running"
+        state = "still running but not holding it" if pid_running(int(previous)) else "no longer running"
         warnings.warn(f"{lock}: took over a stale lock of process {previous} ({state})", stacklevel=3)
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)

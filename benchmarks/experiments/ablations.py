@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import HERE, record
+from benchmarks.common import HERE, record, table_name
 from benchmarks.experiments.real_markets import mean_std
 from hftjax.evaluate import evaluate
 from hftjax.hyper.artifacts import hyper_config_of, load_hyper
@@ -121,7 +121,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="where the run directories go (default: a temporary one)")
     parser.add_argument("--hyper-on", type=Path, nargs="+", help="run directories whose sub-agents the hyper-agent variants use")
     parser.add_argument("--hyper-variants", nargs="+", default=list(HYPER_VARIANTS), choices=list(HYPER_VARIANTS))
-    parser.add_argument("--name", help="suffix of the recorded hyper table (ablations_hyper_NAME)")
+    parser.add_argument("--name", type=table_name, help="suffix of the recorded hyper table (ablations_hyper_NAME)")
     args = parser.parse_args()
     if args.hyper_on is not None:
         return hyper_variants(args.hyper_on, args.hyper_variants, "_".join(["ablations_hyper", *filter(None, [args.name])]))

@@ -38,7 +38,7 @@ import jax
 import numpy as np
 import pyarrow.parquet as pq
 
-from benchmarks.common import record
+from benchmarks.common import record, table_name
 from benchmarks.experiments.walk_forward import CONFIDENCE, DAY_MS, paired_interval
 from hftjax.diagnostics import timing_percentile
 from hftjax.hyper.artifacts import load_hyper
@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--epoch", choices=["best", "last"], default="best",
                         help="the hyper-agent's epoch kept on validation (default), or its last one: validation "
                              "scores that no epoch selection has maximised, so they compare levers without that bias")
-    parser.add_argument("--name", help="suffix of the recorded table (levers_NAME)")
+    parser.add_argument("--name", type=table_name, help="suffix of the recorded table (levers_NAME)")
     args = parser.parse_args()
     windows = sorted(p for p in args.runs.iterdir() if (p / "hyper.json").exists() and (not args.windows or p.name in args.windows))
     if not windows:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import SHARED_DATA, record
+from benchmarks.common import SHARED_DATA, record, table_name
 from hftjax.env.params import MAX_HOLDING
 from hftjax.pipeline import run_pipeline
 from hftjax.progress import bar
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--markets", nargs="+", default=list(MARKETS), choices=list(MARKETS))
     parser.add_argument("--out", type=Path, help="where the run directories go (default: a temporary one)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="run config overrides (an ablation)")
-    parser.add_argument("--name", help="suffix of the recorded table (real_markets_NAME), for an ablation")
+    parser.add_argument("--name", type=table_name, help="suffix of the recorded table (real_markets_NAME), for an ablation")
     parser.add_argument("--budgets", type=Path, metavar="DIR",
                         help="only record the training budgets of the finished runs in DIR (real_markets_budgets)")
     args = parser.parse_args()

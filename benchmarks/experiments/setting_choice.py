@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import record
+from benchmarks.common import record, table_name
 from benchmarks.experiments.walk_forward import CONFIDENCE, paired_interval
 from benchmarks.experiments.levers import LEVERS
 
@@ -99,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--default", type=labelled, required=True, metavar="LABEL=RUNS")
     parser.add_argument("--candidates", type=labelled, nargs="+", required=True, metavar="LABEL=RUNS")
-    parser.add_argument("--name", required=True, help="the setting's name: table setting_choice_NAME")
+    parser.add_argument("--name", type=table_name, required=True, help="the setting's name: table setting_choice_NAME")
     args = parser.parse_args()
     default = (args.default[0], window_scores(args.default[1]))
     candidates = [(label, window_scores(path)) for label, path in args.candidates]

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from benchmarks.common import SHARED_DATA, record
+from benchmarks.common import SHARED_DATA, record, table_name
 from hftjax.pipeline import run_pipeline
 from hftjax.progress import bar
 from hftjax.run_config import load_run_config
@@ -143,7 +143,7 @@ def main() -> None:
                         help="use only these files of ../shared/data (e.g. every coin over the same months)")
     parser.add_argument("--out", type=Path, help="where the run directories go (default: a temporary one)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="run config overrides (a lever)")
-    parser.add_argument("--name", help="suffix of the recorded tables (walk_forward_NAME)")
+    parser.add_argument("--name", type=table_name, help="suffix of the recorded tables (walk_forward_NAME)")
     args = parser.parse_args()
     coins, count, seeds, epochs = ((args.coins[:1], 1, [0], 1) if args.quick else (args.coins, args.windows, [0, 1, 2], 3))
     windows = [{"coin": c, **w} for c in coins for w in coin_windows(c, count, names=args.files)]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
-
 import numpy as np
 
 from hftjax.data.market_id import GENERATOR, synth_settings
 from hftjax.data.table import MINUTE_MS, Table, to_arrow
 from hftjax.errors import ConfigError
 from hftjax.io import write_parquet
+from hftjax.paths import check_writable
 from hftjax.synth.book import book
 from hftjax.synth.params import SynthParams
 from hftjax.synth.prices import candle_ticks, log_returns, standard_t, to_price
@@ -48,12 +47,7 @@ def generate(rows: int, seed: int, params: SynthParams = SynthParams()) -> Synth
 def write_market(path, rows: int, seed: int, params: SynthParams = SynthParams(), *, force: bool = False) -> None:
     """``generate`` written as a canonical Parquet file (generator settings in its metadata),
     atomically. An existing file is replaced only when this function wrote it, or with ``force``."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError("--out", f"{path} is a directory; give the .parquet file to write")
-    if path.exists() and not force and synth_settings(path) is None:
-        raise ConfigError("--out", f"{path} exists and is not a market hftjax synth wrote; give another path "
-                                   "or --force to replace it")
+    path = check_writable(path, lambda p: synth_settings(p) is not None, force=force)
     table = to_arrow(generate(rows, seed, params).table)
     meta = {"generator": GENERATOR, "rows": rows, "seed": seed, "params": dataclasses.asdict(params)}
     write_parquet(table.replace_schema_metadata({"hftjax": json.dumps(meta, default=str)}), path)
