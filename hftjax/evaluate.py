@@ -42,7 +42,7 @@ from hftjax.progress import stages
 from hftjax.provenance import read_manifest
 from hftjax.report import write_report
 from hftjax.returns import write_returns
-from hftjax.rundir import mark, run_lock
+from hftjax.rundir import mark, marked, run_lock
 from hftjax.software import software_provenance
 from hftjax.strategies import strategies
 from hftjax.subagent import AGENTS
@@ -152,7 +152,8 @@ def _evaluate(run_dir: Path, split: str, state, run, advance) -> dict:
             series[algorithm] = (b_actions[rows], b_rewards[rows])
     advance("metrics and positions")
     with atomic_dir(run_dir / "results", keep=True) as out:
-        mark(out, "results")
+        if not marked(out, "results"):  # a kept mark is the old folder's file too: never rewritten
+            mark(out, "results")
         write_json(metrics, out / ("metrics.json" if split == "test" else f"metrics_{split}.json"))
         columns = {"timestamp": table["timestamp"].slice(0, len(close) - 1), "close": pa.array(close[:-1])}
         for i, s in enumerate(seeds):

@@ -84,7 +84,8 @@ def atomic_dir(path: str | os.PathLike, *, keep: bool = False) -> Iterator[Path]
     The old ``path`` is renamed aside first (and put back if the new one cannot take its place),
     then removed once the new one is in place: nothing is left behind either way. ``keep``: the
     temporary starts with (hard links to) what ``path`` holds, so the block adds or replaces
-    files and the others stay, all in one step."""
+    files and the others stay, all in one step; the block replaces a file (``atomic_path``), never
+    writes into one, which is the old ``path``'s too."""
     path = Path(path).resolve()  # "." or "x/.." have no name to make a sibling of
     path.parent.mkdir(parents=True, exist_ok=True)
     clear_stale(path)

@@ -110,7 +110,7 @@ def test_benchmark_tables_never_replace_a_users_file(tmp_path, monkeypatch):
 
 # --- names that become part of a path --------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["../data/train", "/tmp/x", "..", ".hidden", "a/b", "-rf", "", "train\n"])
+@pytest.mark.parametrize("name", ["../data/train", "/etc/x", "..", ".hidden", "a/b", "-rf", "", "train\n"])
 def test_a_name_joined_into_paths_is_a_plain_name(name):
     with pytest.raises(ConfigError, match="not a plain name"):
         check_name(name, "--split")
@@ -171,8 +171,9 @@ def test_a_swap_killed_between_its_renames_gets_the_old_directory_back(tmp_path)
 
 
 def test_evaluate_publishes_all_its_results_or_none(evaluated_run, monkeypatch, capsys):
-    """A failure after the metrics and positions are written (as kill -9 would stop it) leaves the
-    earlier results as they were and no temporary; the results folder is hftjax's (marked)."""
+    """A failure after the train split's metrics and positions are written, before its report (as
+    kill -9 would stop it), leaves the earlier results as they were: no metrics_train.json without
+    report_train.md, no temporary. The results folder is hftjax's (marked)."""
     import hftjax.evaluate
 
     before = snapshot(evaluated_run)
@@ -180,7 +181,7 @@ def test_evaluate_publishes_all_its_results_or_none(evaluated_run, monkeypatch, 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
     monkeypatch.setattr(hftjax.evaluate, "write_report", killed)
-    assert main(["evaluate", str(evaluated_run), "-q"]) == 130
+    assert main(["evaluate", str(evaluated_run), "--split", "train", "-q"]) == 130
     capsys.readouterr()
     assert snapshot(evaluated_run) == before
     assert marked(evaluated_run / "results", "results")
