@@ -68,6 +68,7 @@ class Checkpoints:
     def __init__(self, directory: str | Path, keep: int = 2):
         self.directory = Path(directory).resolve()
         self.keep = keep
+        self._failed = False  # a save failed (``close`` then raises its error again)
         self._open()
 
     def _open(self) -> None:
@@ -90,6 +91,7 @@ class Checkpoints:
             self.manager.wait_until_finished()
             write_checksums(self.directory / str(epoch))
         except OSError as e:  # ENOSPC, EDQUOT, EIO: raised as is from orbax's writer threads
+            self._failed = True
             raise _unwritable(self.directory, f"checkpoint {epoch}", e, "the earlier checkpoints are kept",
                               "rerun the same command to resume from the latest")
 
@@ -134,7 +136,13 @@ class Checkpoints:
         return moved
 
     def close(self) -> None:
-        self.manager.close()
+        """Close the manager; after a failed save it raises that save's error again, which the
+        caller has already been given as one line."""
+        try:
+            self.manager.close()
+        except OSError:
+            if not self._failed:
+                raise
 
 
 def save_best(path: Path, state) -> None:
