@@ -362,7 +362,7 @@ def _log_to_stderr(command: str, verbose: bool) -> None:
     # orbax logs its background writers' failures (a full disk) as tracebacks; hftjax raises
     # the same failure as its one line, so they show with -v only
     for name in ("absl", "asyncio"):
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+        logging.getLogger(name).setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
 OVERRIDE = re.compile(r"[A-Za-z_]\w*(?:\.\w+)*=")  # section.key=value
