@@ -31,7 +31,7 @@ from hftjax.dataset import split_columns, split_table
 from hftjax.diagnostics import agent_diagnostics, timing_percentile
 from hftjax.env.core import observe_rows
 from hftjax.env.simulate import simulate
-from hftjax.hyper.artifacts import load_hyper, training_status
+from hftjax.hyper.artifacts import load_hyper, reading, training_status
 from hftjax.io import atomic_dir, write_json, write_parquet
 from hftjax.learner.loop import describe_stop
 from hftjax.learner.dqn import greedy_rollout
@@ -42,7 +42,7 @@ from hftjax.progress import stages
 from hftjax.provenance import read_manifest
 from hftjax.report import write_report
 from hftjax.returns import write_returns
-from hftjax.rundir import mark, marked, run_lock
+from hftjax.rundir import mark, marked, results_lock
 from hftjax.software import software_provenance
 from hftjax.strategies import strategies
 from hftjax.subagent import AGENTS
@@ -66,9 +66,10 @@ def evaluate(run_dir: str | Path, split: str = "test", *, progress: bool = True)
     one) on ``split``, written under ``run_dir/results``."""
     run_dir = Path(run_dir)
     check_name(split, "--split")  # joined into output paths
-    state, run = load_hyper(run_dir)
-    with run_lock(run_dir), stages(f"evaluate {split}", 6, enabled=progress) as advance:
-        return _evaluate(run_dir, split, state, run, advance)
+    with reading(run_dir):  # the agents and their data, shared with other readers
+        state, run = load_hyper(run_dir)
+        with results_lock(run_dir / "results"), stages(f"evaluate {split}", 6, enabled=progress) as advance:
+            return _evaluate(run_dir, split, state, run, advance)
 
 
 def _single_rollouts(run, split: str):

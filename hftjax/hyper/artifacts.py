@@ -4,9 +4,11 @@ Paths inside are relative, so run directories can be moved."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
+from typing import Iterator
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +20,7 @@ from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.trainer import HyperTrainer
 from hftjax.learner.checkpoint import Checkpoints, restore_best
 from hftjax.provenance import check_sources, check_trained_on
-from hftjax.rundir import marked
+from hftjax.rundir import marked, prepare_lock, run_lock
 from hftjax.subagent import AGENTS, SubAgentConfig
 
 
@@ -56,6 +58,24 @@ def load_subagents(run_dir: str | Path) -> TrainedSubAgents:
     return TrainedSubAgents(run_dir=run_dir, cfg=SubAgentConfig(**meta["config"]), env=EnvConfig(**meta["env"]),
                        members=meta["members"], data_dir=data_dir, best_params=best["best_params"],
                        dataset_sha256=meta.get("dataset_sha256"))
+
+
+@contextlib.contextmanager
+def reading(directory: str | Path) -> Iterator[None]:
+    """Hold, shared, the lock of everything a stage reads through ``directory``: the directory, the
+    sub-agents' run its ``hyper.json`` names and the prepared data their ``subagents.json`` names,
+    so no ``prepare`` or training replaces them while the stage runs. Each record is read under its
+    directory's lock; where one is missing there is nothing more to lock (the loader says what is)."""
+    directory = Path(directory)
+    with contextlib.ExitStack() as held:
+        if (directory / "hyper.json").exists():
+            held.enter_context(run_lock(directory, shared=True))
+            directory = directory / json.loads((directory / "hyper.json").read_text())["subagents"]
+        if (directory / "subagents.json").exists():
+            held.enter_context(run_lock(directory, shared=True))
+            data_dir = directory / json.loads((directory / "subagents.json").read_text())["data_dir"]
+            held.enter_context(prepare_lock(data_dir, shared=True))
+        yield
 
 
 def hyper_config_of(hyper_dir: str | Path) -> HyperConfig | None:

@@ -34,7 +34,7 @@ from hftjax.learner.tensorboard import scalar_writer
 from hftjax.learner.validation import validate
 from hftjax.options import TRACED, compiled_part, role
 from hftjax.provenance import check_sources, dataset_digest
-from hftjax.rundir import claim_run_dir, run_lock
+from hftjax.rundir import claim_run_dir, prepare_lock, run_lock
 from hftjax.sharding import Placement, host_values
 from hftjax.software import software_provenance
 
@@ -142,7 +142,7 @@ def train_population(name: str, what: str, make_trainer, config: dict, ids: list
     ``<name>_log.jsonl``, ``<name>_best`` and, once done, ``<name>.json``."""
     check_sources(data_dir)
     run_dir = claim_run_dir(run_dir)
-    with run_lock(run_dir):
+    with run_lock(run_dir), prepare_lock(data_dir, shared=True):  # no prepare replaces the data meanwhile
         digest = dataset_digest(data_dir)  # before the data is read: what this population learns from
         trainer = make_trainer(run_dir)  # its teacher tables are kept in RUN_DIR/teacher/
         # the dataset is part of the checkpointed config: a resume on data prepared again is refused
