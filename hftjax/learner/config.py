@@ -11,6 +11,10 @@ import dataclasses
 
 from hftjax.options import HOST, TRACED, Rule, check, check_fields, option, role
 
+# jax.random.key keeps a seed's low 32 bits (x64 off) and overflows on one of 64: seeds 2^32 apart
+# would be one member, so seeds lie in [0, 2^32), where distinct means distinct keys
+SEED_LIMIT = 2**32
+
 # (predicate on the value, what is allowed) for the options both agents share
 LEARNER_RULES: dict[str, Rule] = {
     "epochs": (lambda v: v >= 1, "an integer >= 1"),
@@ -26,8 +30,8 @@ LEARNER_RULES: dict[str, Rule] = {
     "epsilon_start": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "epsilon_end": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "epsilon_decay_epochs": (lambda v: v >= 0, "a number >= 0"),
-    "seeds": (lambda v: len(v) >= 1 and len(set(v)) == len(v) and min(v) >= 0,
-              "a non-empty list of distinct integers >= 0, e.g. [0,1,2]"),
+    "seeds": (lambda v: len(v) >= 1 and len(set(v)) == len(v) and 0 <= min(v) and max(v) < SEED_LIMIT,
+              "a non-empty list of distinct integers in [0, 2^32), e.g. [0,1,2]"),
     "warn_loss_above": (lambda v: v > 0, "a number > 0"),
 }
 
