@@ -3,8 +3,10 @@ sample std over every seed of every run, in Markdown and CSV. Runs whose test sp
 period, fee or position size) are refused: their numbers would not be comparable. Runs are
 pooled as seeds of one experiment only when their resolved configs differ in nothing but the
 seeds (``allow_different`` pools them anyway and says which keys differ); a directory named
-twice (``RUN`` and ``RUN/``) counts once. ``--out`` gets hftjax's mark when compare creates it (or
-finds it empty); a ``compare.md`` or ``compare.csv`` elsewhere is replaced only with ``force``."""
+twice (``RUN`` and ``RUN/``) counts once, and so does a member two directories hold (a copied run:
+the same config, seed and data), with a line that says so. ``--out`` gets hftjax's mark when
+compare creates it (or finds it empty); a ``compare.md`` or ``compare.csv`` elsewhere is replaced
+only with ``force``."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -33,30 +36,83 @@ def load_metrics(run_dir: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
-def resolved_config(run_dir: str | Path) -> dict:
-    """What a run was trained with: ``config.json`` of ``hftjax run``, else the stages' own
-    records (``subagents.json``, ``hyper.json``), seeds left out."""
+def recorded_config(run_dir: str | Path) -> dict:
+    """The sections a run was trained with: ``config.json`` of ``hftjax run``, else the stages' own
+    records (``hyper.json``, and ``subagents.json`` of the sub-agents' run it names)."""
     run_dir = Path(run_dir)
     if (run_dir / "config.json").exists():
-        config = json.loads((run_dir / "config.json").read_text())
-    else:
-        config = {}
-        for name, key in (("subagents.json", "subagents"), ("hyper.json", "hyper")):
-            if (run_dir / name).exists():
-                config[key] = json.loads((run_dir / name).read_text())["config"]
-    return {f"{section}.{k}": v for section, values in config.items() if isinstance(values, dict)
+        return json.loads((run_dir / "config.json").read_text())
+    config, subagents = {}, run_dir
+    if (run_dir / "hyper.json").exists():
+        hyper = json.loads((run_dir / "hyper.json").read_text())
+        config["hyper"], subagents = hyper["config"], run_dir / hyper["subagents"]
+    if (subagents / "subagents.json").exists():
+        trained = json.loads((subagents / "subagents.json").read_text())
+        config["subagents"], config["env"] = trained["config"], trained["env"]
+    return config
+
+
+def resolved_config(run_dir: str | Path) -> dict:
+    """What a run was trained with as dotted keys, seeds left out."""
+    return {f"{section}.{k}": v for section, values in recorded_config(run_dir).items() if isinstance(values, dict)
             for k, v in values.items() if k != "seeds"}
 
 
+PATHS = ("data.inputs",)  # where the market files were: the prepared data says what they held
+
+
+def settings(run_dir: str | Path) -> dict:
+    """The resolved config that decides a run's result: seeds and paths aside."""
+    return {k: v for k, v in resolved_config(run_dir).items() if k not in PATHS}
+
+
+def prepared_data(run_dir: str | Path) -> str | None:
+    """What a run was trained on, wherever its files lie: the inputs' sha256 and how they were
+    prepared, from the manifest of its prepared data (paths and times left out); else the
+    manifest's digest recorded in ``hyper.json``; None when neither is there."""
+    run_dir = Path(run_dir)
+    hyper = json.loads((run_dir / "hyper.json").read_text()) if (run_dir / "hyper.json").exists() else {}
+    subagents = run_dir / hyper.get("subagents", ".")
+    try:
+        data_dir = subagents / json.loads((subagents / "subagents.json").read_text())["data_dir"]
+        manifest = json.loads((data_dir / "manifest.json").read_text())
+        return json.dumps({"sources": [source["sha256"] for source in manifest["sources"]],
+                           **{k: manifest.get(k) for k in ("hftjax_version", "feature_set", "feature_version",
+                                                           "parameters", "market")}}, sort_keys=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return hyper.get("dataset_sha256")
+
+
+def member_identity(run_dir: str | Path) -> Callable[[int], str]:
+    """``seed -> identity`` of a run's members: two runs' members are one member exactly when they
+    have the same config (seeds and paths aside), prepared data, seed and sub-agents' seed (a
+    hyper-agent mixes the lowest one trained when its own is not)."""
+    config = settings(run_dir)
+    data = prepared_data(run_dir) or str(Path(run_dir).resolve())  # unrecorded: matches no other run
+    trained = recorded_config(run_dir).get("subagents", {}).get("seeds") or []
+
+    def identity(seed: int) -> str:
+        mixed = seed if seed in trained or not trained else min(trained)
+        return json.dumps([config, data, seed, mixed], sort_keys=True)
+    return identity
+
+
 def config_differences(run_dirs: list[str]) -> list[str]:
-    """The dotted config keys (seeds aside) in which any run differs from the first."""
-    configs = [resolved_config(d) for d in run_dirs]
-    return sorted({k for c in configs[1:] for k in c.keys() | configs[0].keys() if c.get(k) != configs[0].get(k)})
+    """The dotted config keys (seeds and paths aside) in which any run differs from the first, and
+    ``prepared data`` when a run was trained on other data (other inputs or preparation)."""
+    configs = [settings(d) for d in run_dirs]
+    differs = {k for c in configs[1:] for k in c.keys() | configs[0].keys() if c.get(k) != configs[0].get(k)}
+    data = [prepared_data(d) for d in run_dirs]
+    if any(None not in (d, data[0]) and d != data[0] for d in data[1:]):
+        differs.add("prepared data")
+    return sorted(differs)
 
 
-def merge(runs: dict[str, dict]) -> dict:
-    """One metrics-like dict: every seeded strategy's per-seed entries of all runs (named
-    ``RUN:seed``); deterministic ones (buy and hold, MACD) once."""
+def merge(runs: dict[str, dict], identities: dict[str, Callable[[int], str]]) -> tuple[dict, dict[str, str]]:
+    """(One metrics-like dict, the repeats): every seeded strategy's per-seed entries of all runs
+    (named ``RUN:seed``), a member that another run already holds (a copied directory) counted
+    once and listed in the repeats (``RUN:seed`` -> the one it repeats); deterministic ones (buy and
+    hold, MACD) once."""
     names = list(runs)
     first = runs[names[0]]
     for name in names[1:]:
@@ -64,16 +120,23 @@ def merge(runs: dict[str, dict]) -> dict:
         if differs:
             raise RunDirError(name, f"was tested on another split than {names[0]} (differs in {', '.join(differs)}); "
                                     "compare runs of the same test data")
-    merged = {k: first.get(k) for k in SAME}
+    merged, repeats = {k: first.get(k) for k in SAME}, {}
     for key, _ in strategies(first):
         if not all(key in m for m in runs.values()):
             continue
         if "per_seed" in first[key]:
+            seen: dict[str, str] = {}  # member identity -> the RUN:seed that holds it
+            for name, m in runs.items():
+                for s in m[key]["per_seed"]:
+                    label = f"{name}:{s['seed']}"
+                    holder = seen.setdefault(identities[name](s["seed"]), label)
+                    if holder != label:
+                        repeats[label] = holder
             merged[key] = {"per_seed": [{**s, "seed": f"{name}:{s['seed']}"} for name, m in runs.items()
-                                        for s in m[key]["per_seed"]]}
+                                        for s in m[key]["per_seed"] if f"{name}:{s['seed']}" not in repeats]}
         else:
             merged[key] = first[key]
-    return merged
+    return merged, repeats
 
 
 def sample_std(values: np.ndarray) -> float:
@@ -126,9 +189,13 @@ def compare(run_dirs: list[str | Path], out: str | Path | None = None, *, allow_
                                       "or pass --allow-different to pool them anyway")
     if differs:
         note = f"Pooled runs of different settings (differ in {', '.join(differs)}).\n\n"
-    merged = merge(metrics)
+    merged, repeats = merge(metrics, {name: member_identity(name) for name in names})
+    if repeats:
+        note += ("Counted once: " + "; ".join(f"{label} repeats {original}" for label, original in repeats.items())
+                 + " (the same config, seed and data).\n\n")
+    counted = len({s["seed"].rpartition(":")[0] for key, _ in strategies(merged) for s in merged[key].get("per_seed", [])})
     markdown, table = tables(merged)
-    title = (f"# {len(names)} runs on the {merged['split']} split ({merged['rows']:,} rows, "
+    title = (f"# {counted} run{'s' * (counted != 1)} on the {merged['split']} split ({merged['rows']:,} rows, "
              f"{merged['period'][0]} to {merged['period'][1]})\n\n" if merged.get("period") else "")
     if out is not None:
         write_tables(out, (title + note + markdown, table))
