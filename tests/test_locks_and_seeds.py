@@ -206,3 +206,22 @@ def test_compare_counts_other_members_apart(tmp_path, capsys, other):
     assert main(command) == 0
     printed = capsys.readouterr().out
     assert macrohft_seeds(tmp_path / "cmp") == 2 and "repeats" not in printed and "# 2 runs" in printed
+
+
+def test_prepared_data_where_this_process_may_not_write_is_read_without_a_lock(tmp_path, monkeypatch):
+    """A read-only mount of prepared data: a reader cannot create the lock file beside it (and
+    cannot replace the data either), so it goes on unlocked; a writer there still fails."""
+    import errno
+
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith(".hftjax.lock"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(os, "open", read_only)
+    with prepare_lock(tmp_path / "data", shared=True):
+        pass
+    with pytest.raises(OSError, match="Read-only"):
+        with prepare_lock(tmp_path / "data"):
+            pass
