@@ -120,6 +120,38 @@ def test_an_archive_past_the_absolute_expansion_cap_is_refused(tmp_path, monkeyp
     assert len(read_input(path)["close"]) == 20_000
 
 
+@pytest.mark.parametrize("name, damage", [("BTCUSDT-1m-2024-01.zip", "bad block"), ("BTCUSDT-1m-2024-01.zip", "cut short"),
+                                          ("BTCUSDT-1m-2024-01.csv.gz", "bad block"),
+                                          ("BTCUSDT-1m-2024-01.csv.gz", "cut short")])
+def test_a_damaged_archive_is_one_line_naming_the_file(tmp_path, capsys, name, damage):
+    """A deflate block of an invalid type (zlib.error from a zip member) or an archive cut short
+    (a download that broke off): one line naming the file, not a traceback."""
+    import gzip
+
+    text = ("\n".join(kline_lines(5_000)) + "\n").encode()
+    path = tmp_path / name
+    if name.endswith(".zip"):
+        member = name.replace(".zip", ".csv")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(member, text)
+        first = 30 + len(member)  # the member's first deflate byte, after its local header
+    else:
+        path.write_bytes(gzip.compress(text, mtime=0))
+        first = 10  # after the gzip header (no name, no extra field)
+    data = bytearray(path.read_bytes())
+    if damage == "bad block":
+        data[first] |= 0b110  # block type 3: reserved, invalid in every deflate stream
+    else:
+        del data[len(data) // 2:]
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="cannot read file") as err:
+        read_input(path)
+    assert err.value.file == str(path)
+    assert main(["prepare", str(path), "--out", str(tmp_path / "data"), "-q"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert str(path) in line
+
+
 def test_a_csv_field_over_the_csv_limit_is_one_line(tmp_path):
     lines = kline_lines()
     lines[0] = lines[0].replace(",100,", f",1{'0' * 200_000},", 1)  # a field over 128 KiB

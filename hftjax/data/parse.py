@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -64,7 +65,7 @@ def csv_bytes(path) -> bytes:
             compression = compression_of(path)
             with pa.input_stream(file, compression=compression) as stream:
                 data = _expand(stream, Path(path).stat().st_size, file=file) if compression else stream.read()
-    except (OSError, pa.ArrowException, zipfile.BadZipFile) as e:
+    except (OSError, pa.ArrowException, zipfile.BadZipFile, zlib.error, EOFError) as e:  # damaged or cut short
         raise DataError(f"cannot read file: {e}", file=file) from None
     return data.removeprefix(codecs.BOM_UTF8)
 
