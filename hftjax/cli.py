@@ -26,6 +26,8 @@ from hftjax.presets import PRESETS
 def _synth(args: argparse.Namespace) -> None:
     from hftjax.synth import write_market
 
+    if args.seed < 0:  # numpy's generators take only non-negative seeds
+        raise ConfigError("--seed", f"must be an integer >= 0, got {args.seed}")
     write_market(args.out, args.rows, args.seed, force=args.force)
     print(f"wrote {args.rows:,} synthetic 1-minute bars with a 5-level book to {args.out}")
 

@@ -43,6 +43,7 @@ class DataConfig:
     def __post_init__(self):
         check_fields(self, {
             "synthetic_rows": (lambda v: v >= 1000, "an integer >= 1000"),
+            "synthetic_seed": (lambda v: v >= 0, "an integer >= 0"),
             "features": (lambda v: v in ("auto", "lob", "ohlcv"), "auto, lob or ohlcv"),
             "chunk_len": (lambda v: v >= 16, "an integer >= 16"),
             "gap_policy": (lambda v: v in ("split", "error"), "split or error"),

@@ -166,3 +166,16 @@ def test_calibration_script_skips_without_real_data(tmp_path):
     done = subprocess.run([sys.executable, str(script), "--data", str(tmp_path / "absent")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "skipping" in done.stdout
+
+
+def test_a_negative_seed_is_one_line_and_writes_nothing(tmp_path, capsys):
+    """numpy's generators refuse negative seeds with a traceback: ``synth --seed`` and ``run``'s
+    ``data.synthetic_seed`` refuse them first, naming the option."""
+    from hftjax.cli import main
+
+    assert main(["synth", "--rows", "2000", "--seed", "-1", "--out", str(tmp_path / "m.parquet")]) == 2
+    assert "option '--seed': must be an integer >= 0, got -1" in capsys.readouterr().err
+    assert main(["run", "--preset", "smoke", "--out", str(tmp_path / "run"), "--quiet", "data.synthetic_seed=-5"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "data.synthetic_seed" in line and "an integer >= 0" in line, line
+    assert not any(tmp_path.iterdir())
