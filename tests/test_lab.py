@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from benchmarks.experiments import lab
 from benchmarks.experiments.lab import (LOOKBACKS, STRATEGIES, config_for, lab_rules, main, scores,
                                         summary_rows)
 from hftjax.baselines.momentum import momentum_actions
@@ -79,10 +80,12 @@ def write_split(directory, name, close, columns: dict[str, np.ndarray]) -> None:
     pq.write_table(table, directory / f"{name}.parquet")
 
 
-def test_lab_rules_choose_on_validation_and_find_timing_the_features_hold(tmp_path):
+def test_lab_rules_choose_on_validation_and_find_timing_the_features_hold(tmp_path, monkeypatch):
     """Trend regimes of 400-900 minutes; one feature carries the next 240 minutes' return. The
-    momentum lookback is the one best on validation, its test score is the oracle's, and the ridge
-    model, fit on train alone, times the test split (timing >= 80) and beats holding there."""
+    momentum lookback is the one best on validation (listed last, so the first is not chosen by
+    default), its test score is the oracle's, and the ridge model, fit on train alone, times the
+    test split (timing >= 80) and beats holding there."""
+    monkeypatch.setattr(lab, "LOOKBACKS", tuple(sorted(LOOKBACKS, reverse=True)))  # here the shortest is best
     rng = np.random.default_rng(1)
     lengths = rng.integers(400, 900, 40)
     drift = np.repeat(np.tile([4e-4, -4e-4], 20), lengths)[:12_000]
@@ -94,8 +97,9 @@ def test_lab_rules_choose_on_validation_and_find_timing_the_features_hold(tmp_pa
         write_split(tmp_path, name, close[rows], {k: v[rows] for k, v in features.items()})
     rules, settings = lab_rules(tmp_path, fee=FEE, max_holding=HOLDING, levels=2)
     valid, test = close[parts["valid"]], close[parts["test"]]
-    best = LOOKBACKS[int(np.argmax([oracle_asr(valid, momentum_actions(valid, n)) for n in LOOKBACKS]))]
-    assert settings["momentum L"] == best
+    valid_asr = [oracle_asr(valid, momentum_actions(valid, n)) for n in lab.LOOKBACKS]
+    best = lab.LOOKBACKS[int(np.argmax(valid_asr))]
+    assert settings["momentum L"] == best and best != lab.LOOKBACKS[0]
     assert rules["test"]["momentum"] == pytest.approx(oracle_asr(test, momentum_actions(test, best)), rel=2e-3)
     holding = oracle_asr(test, np.ones(test.size - 1, int))
     assert rules["test"]["ridge"] > holding + 1.0 and rules["test"]["ridge_timing"] >= 80
