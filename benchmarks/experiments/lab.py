@@ -5,7 +5,7 @@ times them earns more than holding, and no real-data noise hides whether a learn
 ``--markets`` N markets (generator seeds 0 to N-1, ``data.synthetic_seed``; default 8; seed 0 is
 the demo's own market), each of the demo's size (60,000 minutes) split 70/15/15 into train,
 validation and test in time order, are each one ``hftjax run`` of the shipped defaults (the demo
-preset, 2 seeds, with the DQN and DDQN baselines) into ``--out``/market-<seed>.
+preset) with 2 seeds and the DQN and DDQN baselines, into ``--out``/market-<seed>.
 
 Scored per market on validation and test (mean over seeds): MacroHFT, buy-and-hold, flat, MACD,
 the equal-weight mix, the validation-chosen single sub-agent, DQN and DDQN (the run's metrics), and
@@ -15,9 +15,9 @@ run's fee and position size, so every ASR compares; their settings are chosen on
 
 - momentum (``hftjax.baselines.momentum``): long while the trailing L-minute return is > 0, L in
   ``LOOKBACKS``; flat over a split's first L minutes;
-- ridge (``hftjax.baselines.ridge``): the ``HORIZON``-minute forward log return on every prepared
-  feature column, fit on train; alpha in ``ALPHAS``, long above a quantile (``QUANTILES``) of its
-  predictions on train.
+- ridge (``hftjax.baselines.ridge``): a model of the ``HORIZON``-minute forward log return on
+  every prepared feature column, fit on train; alpha in ``ALPHAS``, long above a quantile
+  (``QUANTILES``) of its predictions on train.
 
 Per market also MacroHFT's trades and timing percentile, the two rules' timing
 (``hftjax.diagnostics.timing_percentile``) and the inertia diagnostics: how often the hyper-agent's
@@ -26,8 +26,13 @@ going long from flat and of staying long (mean over agents). Summary per split: 
 mean ASR over markets, MacroHFT minus it with a paired bootstrap 90% interval over markets
 (``walk_forward.paired_interval``), and in how many markets each timing percentile is >= 80.
 
-Budget: one demo-size market with 3 seeds and DQN/DDQN took WALL_S s on this 2-core CPU (load
-about LOAD); 8 markets, about MINUTES minutes, within the 45 the lab is allowed.
+Budget, measured on this project's 2-core CPU shared with other jobs (load average 2 to 5): the
+first demo-size market with 2 seeds and DQN/DDQN took 302 s (sub-agents 156 s, DQN and DDQN 31 s,
+hyper-agent 78 s, evaluation 30 s, the two rules here about 10 s), and later markets reuse its
+compiled programs, so 8 markets take at most about 8 x 302 s = 40 minutes at that load and about
+half on an idle machine (the README's factor of two): within the lab's 45 minutes. With 3 seeds
+one market took 490 s (65 minutes for 8), hence 2. A resumed run evaluates each finished market
+again (about 30 s each).
 
     hftjax bench lab [--quick] [--markets 8] [--out DIR] [--set KEY=VALUE ...] [--name NAME]
 
@@ -181,6 +186,8 @@ def main() -> None:
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="run config overrides (a lever)")
     parser.add_argument("--name", type=table_name, help="suffix of the recorded tables (lab_NAME)")
     args = parser.parse_args()
+    if args.markets < 1:
+        parser.error(f"--markets must be >= 1, got {args.markets}")
     if args.set and not (args.name or args.out):
         parser.error("--set needs --name or --out: the default folder holds the shipped defaults' runs")
     markets = list(range(2 if args.quick else args.markets))
