@@ -122,13 +122,14 @@ def test_summary_pairs_markets_by_hand():
 def test_each_market_is_the_shipped_defaults_on_its_own_generator_seed(monkeypatch):
     """A market's run differs from ``hftjax run``'s demo only in its generator seed, the 2 seeds and
     the DQN/DDQN baselines; a lever (--set) without --name or --out is refused, so it cannot land
-    in the default runs' folder."""
+    in the default runs' folder, and so is --markets 0."""
     demo, market = load_run_config("demo").to_json(), config_for(5, False, []).to_json()
     changed = {f"{s}.{k}" for s in demo for k in demo[s] if demo[s][k] != market[s][k]}
     assert changed == {"data.synthetic_seed", "subagents.seeds", "hyper.seeds", "baselines.algorithms"}
     assert market["data"]["synthetic_seed"] == 5 and market["hyper"]["seeds"] == [0, 1]
     assert config_for(1, True, ["hyper.lr=0.01"]).hyper.lr == 0.01
-    monkeypatch.setattr(sys, "argv", ["lab", "--set", "hyper.lr=0.01"])
-    with pytest.raises(SystemExit) as stopped:
-        main()
-    assert stopped.value.code == 2
+    for refused in (["--set", "hyper.lr=0.01"], ["--markets", "0"]):
+        monkeypatch.setattr(sys, "argv", ["lab", *refused])
+        with pytest.raises(SystemExit) as stopped:
+            main()
+        assert stopped.value.code == 2, refused
