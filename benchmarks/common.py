@@ -98,7 +98,7 @@ TOPICS = (
                               "memory_latency", "hyper_throughput", "scaling", "gpu_check", "eth_scale",
                               "epoch_profile", "epoch_speedup")),
     ("Learning quality on the synthetic market", ("subagent_quality", "hyper_comparison", "hyper_diagnosis",
-                                                  "ablations")),
+                                                  "ablations", "lab")),
     ("Real markets, one split each", ("real_markets",)),
     ("Walk-forward over coins and windows, and the settings chosen on it", ("walk_forward", "levers",
                                                                              "setting_choice")),

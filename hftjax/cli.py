@@ -155,7 +155,7 @@ BENCHMARKS = {"env": "throughput.env_throughput", "synth": "throughput.synth_thr
               "scaling": "throughput.scaling", "hyper-comparison": "experiments.hyper_comparison", "real-markets": "experiments.real_markets",
               "gpu": "throughput.gpu_check", "walk-forward": "experiments.walk_forward", "levers": "experiments.levers",
               "eth-scale": "throughput.eth_scale", "epoch-profile": "throughput.epoch_profile",
-              "setting-choice": "experiments.setting_choice"}
+              "setting-choice": "experiments.setting_choice", "lab": "experiments.lab"}
 # ``bench all``: every throughput benchmark, with the arguments its --quick run takes
 THROUGHPUT_QUICK = {"env": ["--quick"], "synth": [], "train": ["--rows", "6000", "--seeds", "2"],
                     "memory": ["--quick"], "hyper": ["--rows", "12000"], "scaling": ["--quick"]}

@@ -111,6 +111,30 @@ def test_every_evaluation_reports_timing_and_leverage(smoke_run):
     assert "## Timing and leverage" in report and f"| {per_seed[0]['seed']} | {per_seed[0]['timing_percentile']:.1f} |" in report
 
 
+def test_lab_scores_a_finished_run_as_its_evaluation_does(smoke_run):
+    """``hftjax bench lab`` on a run: its own rules are scored as evaluate scores its rules (MACD,
+    scored the lab's way from the prepared split, is metrics.json's MACD), and each split's row
+    holds every strategy, MacroHFT's timing and the inertia diagnostics, all finite."""
+    from benchmarks.experiments.lab import STRATEGIES, lab_rules, market_rows, prepared_split, scores, summary_rows
+    from hftjax.baselines.macd import macd_actions
+
+    metrics = json.loads((smoke_run / "results" / "summary.json").read_text())
+    levels = json.loads((smoke_run / "config.json").read_text())["env"]["levels"]
+    test = metrics["test"]
+    trading = {"fee": test["fee"], "max_holding": test["max_holding"], "levels": levels}
+    close, features = prepared_split(smoke_run / "data", "test")
+    macd = scores(close, macd_actions(close, levels=levels)[None], **trading)
+    assert macd["ASR"][0] == pytest.approx(test["macd"]["ASR"], rel=1e-5) and macd["trades"][0] == test["macd"]["trades"]
+    assert features.shape[0] == close.size and np.isfinite(features).all()
+    rows = market_rows(0, metrics, *lab_rules(smoke_run / "data", **trading))
+    assert [r["split"] for r in rows] == ["valid", "test"]
+    for row in rows:
+        assert {"macrohft", *STRATEGIES} <= set(row)
+        assert all(np.isfinite(v) for v in row.values() if isinstance(v, float))
+        assert 0 <= row["sub-agents stay long %"] <= 100 and 0 <= row["momentum_timing"] <= 100
+    assert {r["strategy"] for r in summary_rows(rows, "test")} == {"MacroHFT", *STRATEGIES.values()}
+
+
 def test_report_and_plots_match_metrics(smoke_run):
     """``evaluate`` writes report.md and valid PNGs; the report's table is metrics.json's numbers."""
     import matplotlib.image
