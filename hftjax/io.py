@@ -12,6 +12,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -34,15 +35,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+# a temporary's owner is this host and process: on a filesystem that several hosts share, a pid
+# says nothing about another host's processes, so only this host's temporaries are ever cleared
+HOST = re.sub(r"[^A-Za-z0-9]", "-", socket.gethostname())[:40] or "host"
+
+
 def _prefix(path: Path) -> str:
-    return f".{path.name}.{os.getpid()}."
+    return f".{path.name}.{HOST}-{os.getpid()}."
 
 
 def clear_stale(path: Path) -> None:
-    """Remove the temporaries of ``path`` whose process is gone, and put back an old ``path``
-    that ``atomic_dir`` had moved aside when its process died before the new one took its place.
-    A live process's temporaries are its work in progress: kept."""
-    stale = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.\w+\.(tmp|old)")
+    """Remove the temporaries of ``path`` whose process (on this host) is gone, and put back an
+    old ``path`` that ``atomic_dir`` had moved aside when its process died before the new one took
+    its place. A live process's temporaries are its work in progress, another host's are not
+    ours to judge: kept."""
+    stale = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(HOST)}-(\d+)\.\w+\.(tmp|old)")
     for entry in list(path.parent.iterdir()):
         found = stale.fullmatch(entry.name)
         if not found or pid_running(int(found[1])):

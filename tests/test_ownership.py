@@ -16,7 +16,7 @@ import pytest
 
 from hftjax.cli import main
 from hftjax.errors import ConfigError
-from hftjax.io import atomic_dir, atomic_path
+from hftjax.io import HOST, atomic_dir, atomic_path
 from hftjax.paths import check_name
 from hftjax.rundir import MARKER, marked
 
@@ -137,18 +137,20 @@ def test_evaluate_refuses_a_split_that_is_a_path_and_writes_nothing(evaluated_ru
 def test_a_dead_process_temporaries_are_cleared_by_the_next_write_and_a_live_ones_kept(tmp_path):
     dead, live = dead_pid(), os.getppid()  # pytest's parent (the shell) outlives this test
     out = tmp_path / "out.json"
-    stale_file = tmp_path / f".out.json.{dead}.abcd1234.tmp"
-    in_progress = tmp_path / f".out.json.{live}.efgh5678.tmp"
-    other = tmp_path / f".other.json.{dead}.ijkl9012.tmp"  # another path's: its own next write clears it
-    for path in (stale_file, in_progress, other):
+    stale_file = tmp_path / f".out.json.{HOST}-{dead}.abcd1234.tmp"
+    in_progress = tmp_path / f".out.json.{HOST}-{live}.efgh5678.tmp"
+    other = tmp_path / f".other.json.{HOST}-{dead}.ijkl9012.tmp"  # another path's: its own next write clears it
+    elsewhere = tmp_path / f".out.json.{HOST}x-{dead}.qrst7890.tmp"  # another host's (a shared filesystem)
+    for path in (stale_file, in_progress, other, elsewhere):
         path.write_bytes(b"x" * 1000)
     with atomic_path(out) as tmp:
-        assert tmp.name.startswith(f".out.json.{os.getpid()}.") and tmp.name.endswith(".tmp")
+        assert tmp.name.startswith(f".out.json.{HOST}-{os.getpid()}.") and tmp.name.endswith(".tmp")
         tmp.write_text("{}")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([in_progress.name, other.name, "out.json"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([in_progress.name, other.name, elsewhere.name,
+                                                                   "out.json"])
     # a prepare killed mid-write leaves a temporary directory (6 MB of splits): gone on the next prepare
     data = tmp_path / "data"
-    stale_dir = tmp_path / f".data.{dead}.mnop3456.tmp"
+    stale_dir = tmp_path / f".data.{HOST}-{dead}.mnop3456.tmp"
     stale_dir.mkdir()
     (stale_dir / "train.parquet").write_bytes(b"x" * 1000)
     with atomic_dir(data) as tmp:
@@ -160,10 +162,10 @@ def test_a_swap_killed_between_its_renames_gets_the_old_directory_back(tmp_path)
     """kill -9 after ``atomic_dir`` moved the old ``results`` aside, before the new one took its
     place: the next write puts the old one back, then updates it."""
     dead = dead_pid()
-    aside = tmp_path / f".results.{dead}.abcd1234.old"
+    aside = tmp_path / f".results.{HOST}-{dead}.abcd1234.old"
     aside.mkdir()
     (aside / "metrics.json").write_text("earlier")
-    (tmp_path / f".results.{dead}.abcd1234.tmp").mkdir()  # the new one it was about to rename
+    (tmp_path / f".results.{HOST}-{dead}.abcd1234.tmp").mkdir()  # the new one it was about to rename
     with atomic_dir(tmp_path / "results", keep=True) as tmp:
         (tmp / "metrics_valid.json").write_text("new")
     assert snapshot(tmp_path) == {"results": None, "results/metrics.json": b"earlier",
