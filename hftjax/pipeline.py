@@ -20,7 +20,7 @@ from hftjax.prepare import PrepareConfig, prepare
 from hftjax.progress import stages
 from hftjax.provenance import check_sources, read_manifest, stale_preparation
 from hftjax.run_config import RunConfig
-from hftjax.rundir import claim_run_dir, first_unfinished, run_lock
+from hftjax.rundir import TRAINED, claim_run_dir, first_unfinished, run_lock
 from hftjax.splits import DEFAULT_FRACTIONS, parse_splits
 from hftjax.subagent.run import train_subagents
 from hftjax.synth import synth_settings, write_market
@@ -55,8 +55,7 @@ def run_pipeline(out: str | Path, config: RunConfig = RunConfig(), *, progress: 
 
 
 # what a finished stage leaves in a run directory, in the order the stages run
-FINISHED = (("data/manifest.json", "prepared data"), ("subagents.json", "sub-agents"),
-            ("baselines.json", "DQN-family baselines"), ("ppo.json", "PPO"), ("hyper.json", "hyper-agent"))
+FINISHED = (("data/manifest.json", "prepared data"), *TRAINED)
 
 
 def say_reused(out: Path) -> None:

@@ -41,6 +41,11 @@ PREPARED_LEGACY = {"teacher"}  # the Q-teacher cache hftjax kept here before it 
 
 JOIN_WAIT = 0.2  # seconds a reader waits out another reader's brief exclusive hold (see _acquire)
 
+# the record each training stage writes into a run directory when it is done, in the order the
+# stages run (``run`` resumes at the first one missing; its ``stopped`` says it stopped early)
+TRAINED = (("subagents.json", "sub-agents"), ("baselines.json", "DQN-family baselines"), ("ppo.json", "PPO"),
+           ("hyper.json", "hyper-agent"))
+
 _held: dict[Path, tuple[int, bool]] = {}  # resolved directory -> (its lock's fd, exclusive), held by this process
 
 

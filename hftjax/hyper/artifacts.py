@@ -20,7 +20,7 @@ from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.trainer import HyperTrainer
 from hftjax.learner.checkpoint import Checkpoints, restore_best
 from hftjax.provenance import check_sources, check_trained_on
-from hftjax.rundir import marked, prepare_lock, run_lock
+from hftjax.rundir import TRAINED, marked, prepare_lock, run_lock
 from hftjax.subagent import AGENTS, SubAgentConfig
 
 
@@ -123,10 +123,6 @@ def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperTrainer]:
     return state, run
 
 
-# every trained stage's JSON that a hyper-agent's evaluation rests on, by where it lies
-STAGES = (("sub-agents", "subagents.json"), ("DQN-family baselines", "baselines.json"), ("PPO", "ppo.json"))
-
-
 def training_status(hyper_dir: str | Path, subagent_dir: str | Path) -> dict:
     """How the stages behind an evaluation trained: each one that stopped early (its
     ``stopped`` record: member, epoch, reason, the checkpoint it went back to) and, per seed,
@@ -134,8 +130,8 @@ def training_status(hyper_dir: str | Path, subagent_dir: str | Path) -> dict:
     weight of exactly 0, and the epochs with any; a diagnostic, never a stop)."""
     hyper_dir, subagent_dir = Path(hyper_dir), Path(subagent_dir)
     stopped = []
-    for (stage, name), directory in [*((s, subagent_dir) for s in STAGES), (("hyper-agent", "hyper.json"), hyper_dir)]:
-        path = directory / name
+    for name, stage in TRAINED:  # the hyper-agent's in its own directory, the others beside the sub-agents
+        path = (hyper_dir if name == "hyper.json" else subagent_dir) / name
         record = json.loads(path.read_text()).get("stopped") if path.exists() else None
         if record:
             stopped.append({"stage": stage, **record})
