@@ -125,6 +125,10 @@ def _prepared(out: Path, inputs: list[str], request: PrepareConfig, progress: bo
                 check_sources(data_dir)
                 log.info("reusing the prepared data in %s (inputs unchanged)", data_dir)
                 return
+            trained = [name for name, _ in TRAINED if (out / name).exists()]
+            if trained:  # prepared again, it would no longer be the data they were trained on
+                raise RunDirError(data_dir, f"{stale}, and the stages of {', '.join(trained)} were trained on it: give --out a new "
+                                            "directory, or use the hftjax that prepared it")
             log.warning("%s %s; preparing it again", data_dir, stale)
         elif (out / "config.json").exists():
             raise RunDirError(data_dir, "was prepared from other inputs or settings than this run's config (by "

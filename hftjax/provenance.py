@@ -71,7 +71,8 @@ def check_sources(data_dir: str | os.PathLike) -> None:
     manifest = read_manifest(data_dir)
     stale = stale_preparation(manifest)
     if stale is not None:
-        raise RunDirError(data_dir, f"{stale}: run hftjax prepare again into it (hftjax run does so itself)")
+        raise RunDirError(data_dir, f"{stale}: run hftjax prepare again into it and retrain what was trained on "
+                                    "it (hftjax run --out NEW does both), or use the hftjax that prepared it")
     for source in manifest.get("sources", []):
         if "resolved" not in source:  # a dataset prepared before inputs were fingerprinted
             continue

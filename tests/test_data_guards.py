@@ -89,14 +89,20 @@ def test_data_of_another_feature_version_is_refused_by_stages_and_prepared_again
     assert main(["train-subagents", str(run / "data"), "--out", str(tmp_path / "other"), "-q"]) == 2
     line = one_line(capsys.readouterr().err)
     assert str(run / "data") in line and f"feature version {FEATURE_VERSION + 1}" in line
-    assert "run hftjax prepare again" in line
-    # evaluate (and train-hyper) read the data through the trained sub-agents: refused alike
+    assert "run hftjax prepare again" in line and "retrain what was trained on it" in line
+    # evaluate (and train-hyper) read the data through the trained sub-agents: refused alike, and
+    # run does not prepare again what its agents were trained on (that would strand them)
     (run / "subagents.json").write_text(json.dumps({"data_dir": "data", "members": [], "config": {}, "env": {}}))
     (run / "hyper.json").write_text(json.dumps({"subagents": ".", "config": {}}))
     for stage in (["evaluate", str(run)], ["train-hyper", str(run)]):
         assert main([*stage, "-q"]) == 2
         line = one_line(capsys.readouterr().err)
-        assert f"feature version {FEATURE_VERSION + 1}" in line and "run hftjax prepare again" in line
+        assert f"feature version {FEATURE_VERSION + 1}" in line and "retrain what was trained on it" in line
+    before = manifest_path.read_bytes()
+    assert main(command) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "the stages of subagents.json, hyper.json were trained on it: give --out a new directory" in line, line
+    assert manifest_path.read_bytes() == before
     for name in ("subagents.json", "hyper.json"):
         (run / name).unlink()
 
