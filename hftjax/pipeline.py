@@ -127,8 +127,8 @@ def _prepared(out: Path, inputs: list[str], request: PrepareConfig, progress: bo
                 return
             trained = [name for name, _ in TRAINED if (out / name).exists()]
             if trained:  # prepared again, it would no longer be the data they were trained on
-                raise RunDirError(data_dir, f"{stale}, and the stages of {', '.join(trained)} were trained on it: give --out a new "
-                                            "directory, or use the hftjax that prepared it")
+                raise RunDirError(data_dir, f"{stale}, and the stages of {', '.join(trained)} were trained on it: "
+                                            "give --out a new directory, or use the hftjax that prepared it")
             log.warning("%s %s; preparing it again", data_dir, stale)
         elif (out / "config.json").exists():
             raise RunDirError(data_dir, "was prepared from other inputs or settings than this run's config (by "

@@ -222,3 +222,42 @@ def test_a_full_disk_during_a_checkpoint_save_is_one_line_and_keeps_the_earlier_
     again.save(3, state, {"epoch": 3})
     assert again.epochs() == [2, 3] and again.restore(3, state)[1] == {"epoch": 3}
     assert sorted(p.name for p in again.directory.iterdir()) == ["2", "3"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB tmpfs: a disk that really fills (skipped where this process may not mount)."""
+    import subprocess
+
+    where = tmp_path / "disk"
+    where.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_really_full_disk_during_a_checkpoint_save_is_one_line(small_disk):
+    """The arrays go through tensorstore, whose failure is a ValueError naming the errno: still
+    one line saying the disk is full, and the earlier checkpoint stays restorable."""
+    from flax import struct
+
+    @struct.dataclass
+    class State:
+        key: jax.Array
+        params: jax.Array
+
+    small = State(jax.random.key(0), jnp.arange(4.0))
+    checkpoints = Checkpoints(small_disk / "ck")
+    checkpoints.save(1, small, {"epoch": 1})
+    with pytest.raises(RunDirError) as info:
+        checkpoints.save(2, State(jax.random.key(0), jnp.arange(400_000.0)), {"epoch": 2})  # 1.6 MB
+    checkpoints.close()
+    message = str(info.value)
+    assert len(message.splitlines()) == 1 and "cannot save checkpoint 2 (No space left on device)" in message
+    again = Checkpoints(small_disk / "ck")
+    assert again.epochs() == [1]
+    np.testing.assert_array_equal(again.restore(1, small)[0].params, small.params)
+    again.close()

@@ -12,6 +12,8 @@ interrupted between orbax's commit and the checksums) is read on orbax's own che
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -23,6 +25,9 @@ from hftjax.io import write_json
 from hftjax.provenance import sha256_file
 
 CHECKSUMS = "hftjax_checksums.json"
+# how a refused write reaches a save: OSError (ENOSPC, EDQUOT, EIO) from orbax's own writes,
+# ValueError from tensorstore's, which writes the arrays and reports every failed status so
+DISK_ERRORS = (OSError, ValueError)
 
 
 def write_checksums(directory: Path) -> None:
@@ -90,7 +95,7 @@ class Checkpoints:
                                                              meta=ocp.args.JsonSave(meta)))
             self.manager.wait_until_finished()
             write_checksums(self.directory / str(epoch))
-        except OSError as e:  # ENOSPC, EDQUOT, EIO: raised as is from orbax's writer threads
+        except DISK_ERRORS as e:
             self._failed = True
             raise _unwritable(self.directory, f"checkpoint {epoch}", e, "the earlier checkpoints are kept",
                               "rerun the same command to resume from the latest")
@@ -140,7 +145,7 @@ class Checkpoints:
         caller has already been given as one line."""
         try:
             self.manager.close()
-        except OSError:
+        except DISK_ERRORS:
             if not self._failed:
                 raise
 
@@ -154,14 +159,17 @@ def save_best(path: Path, state) -> None:
         with ocp.StandardCheckpointer() as checkpointer:
             checkpointer.save(path, best, force=True)
         write_checksums(path)
-    except OSError as e:
+    except DISK_ERRORS as e:
         raise _unwritable(path, "the best parameters", e, "the epoch checkpoints are kept", "rerun the same command")
 
 
-def _unwritable(directory: Path, what: str, error: OSError, kept: str, then: str) -> RunDirError:
+def _unwritable(directory: Path, what: str, error: Exception, kept: str, then: str) -> RunDirError:
     """The one-line error for a save that the disk refused (full, over quota or failing)."""
-    return RunDirError(directory, f"cannot save {what} ({error.strerror or error}); {kept}: free space on that "
-                                  f"disk (or fix it), then {then}")
+    code = re.search(r"os_error_code='(\d+)'", str(error))  # tensorstore's message names the errno
+    reason = (getattr(error, "strerror", None) or (os.strerror(int(code[1])) if code else None)
+              or (str(error).strip().splitlines() or [type(error).__name__])[0][:200])
+    return RunDirError(directory, f"cannot save {what} ({reason}); {kept}: free space on that disk (or fix it), "
+                                  f"then {then}")
 
 
 def restore_best(path: Path, rerun: str) -> dict:
