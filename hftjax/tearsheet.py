@@ -15,15 +15,16 @@ from pathlib import Path
 from hftjax.errors import ConfigError, RunDirError
 from hftjax.io import atomic_path
 from hftjax.paths import check_name, check_writable
-from hftjax.rundir import marked
+from hftjax.rundir import marked, results_lock
 
 DAYS_PER_YEAR = 365  # crypto trades every day; quantstats' default (252) is for exchanges
 MARK = "<!-- written by hftjax tearsheet -->\n"  # a comment may precede the doctype
 
 
 def ours(path: Path) -> bool:
-    """A tear sheet hftjax wrote (its mark comment), or any file of a run's results folder."""
-    if marked(path.parent, "results"):
+    """A tear sheet hftjax wrote: its mark comment, or (written before the mark) a run's results
+    folder's ``<split>_tearsheet.html``. Any other file there, metrics or positions, is not one."""
+    if marked(path.parent, "results") and path.name.endswith("_tearsheet.html"):
         return True
     with open(path, "rb") as f:
         return f.read(len(MARK)) == MARK.encode()
@@ -61,9 +62,12 @@ def write_tearsheet(run_dir: str | Path, split: str = "test", out: str | Path | 
     except ImportError:
         raise ConfigError("tearsheet", "needs quantstats: pip install 'hftjax[report]' (or pip install quantstats)") from None
     macrohft, benchmark = daily_returns(run_dir, split)
-    out = check_writable(out or Path(run_dir) / "results" / f"{split}_tearsheet.html", ours, force=force)
+    results = Path(run_dir) / "results"
+    out = check_writable(out or results / f"{split}_tearsheet.html", ours, force=force)
+    # under evaluate's lock: it replaces results/ whole, which would drop a sheet written there meanwhile;
     # quantstats asks matplotlib for Arial and divides by n - 1 on short series: noise, not news
-    with atomic_path(out) as tmp, warnings.catch_warnings(), quiet_logger("matplotlib.font_manager"):
+    with results_lock(results), atomic_path(out) as tmp, warnings.catch_warnings(), \
+            quiet_logger("matplotlib.font_manager"):
         warnings.simplefilter("ignore")
         quantstats.reports.html(macrohft, benchmark=benchmark, output=str(tmp), periods_per_year=DAYS_PER_YEAR,
                                 title=html.escape(f"MacroHFT, {split} split ({Path(run_dir).name})"))

@@ -64,6 +64,10 @@ def test_tearsheet_over_a_foreign_file_is_refused_and_force_replaces(evaluated_r
     assert "<html" in victim.read_text().lower()
     assert main(["tearsheet", str(evaluated_run), "-q"]) == 0  # into the run's own results folder
     assert (evaluated_run / "results" / "test_tearsheet.html").exists()
+    metrics = evaluated_run / "results" / "metrics.json"  # hftjax's, but not a tear sheet: never one
+    before = metrics.read_bytes()
+    assert main(["tearsheet", str(evaluated_run), "--out", str(metrics), "-q"]) == 2
+    assert str(metrics) in one_line(capsys.readouterr().err) and metrics.read_bytes() == before
 
 
 def test_compare_over_a_users_compare_csv_is_refused(evaluated_run, tmp_path, capsys):
