@@ -125,7 +125,7 @@ def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperTrainer]:
 
 def training_status(hyper_dir: str | Path, subagent_dir: str | Path) -> dict:
     """How the stages behind an evaluation trained: each one that stopped early (its
-    ``stopped`` record: member, epoch, reason, the checkpoint it went back to) and, per seed,
+    ``stopped`` record: member, epoch, reason) and, per seed,
     the hyper-agent's saturated softmax count (updates whose batch held a state with a mixing
     weight of exactly 0, and the epochs with any; a diagnostic, never a stop)."""
     hyper_dir, subagent_dir = Path(hyper_dir), Path(subagent_dir)
@@ -137,7 +137,10 @@ def training_status(hyper_dir: str | Path, subagent_dir: str | Path) -> dict:
             stopped.append({"stage": stage, **record})
     saturated = {}
     log = hyper_dir / "hyper_log.jsonl"
+    kept = next((s["epoch"] for s in stopped if s["stage"] == "hyper-agent"), None)  # later epochs were rolled back
     for line in (json.loads(x) for x in (log.read_text().splitlines() if log.exists() else [])):
+        if kept is not None and line["epoch"] >= kept:
+            continue
         seed = saturated.setdefault(line["seed"], {"seed": line["seed"], "saturated_updates": 0, "saturated_epochs": 0})
         share = line.get("saturated") or 0.0
         seed["saturated_updates"] += int(round(share * (line.get("updates") or 0)))

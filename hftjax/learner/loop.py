@@ -77,9 +77,8 @@ class TrainingStopped(RuntimeWarning):
 class Stopped:
     """Why and where a stage's training stopped early (written into its JSON as ``stopped``)."""
     member: str
-    epoch: int          # the epoch that diverged (0-based); epochs 0..epoch-1 were kept
+    epoch: int   # the epoch that diverged (0-based): training went back to checkpoint ``epoch``, epochs 0..epoch-1
     reason: str
-    checkpoint: int     # the checkpoint (epochs done) training went back to
 
 
 @contextlib.contextmanager
@@ -184,22 +183,20 @@ def stopped_record(stopped: Stopped | None) -> dict | None:
 
 def describe_stop(record: dict) -> str:
     """One line on a stage that stopped early: a ``stopped_record`` with the ``stage`` named."""
-    kept = record["checkpoint"]
-    return (f"{record['stage']} training stopped in epoch {record['epoch']} (training diverged for {record['member']}: "
-            f"{record['reason']}); the best validated params of {f'epochs 0-{kept - 1}' if kept > 1 else 'epoch 0'} "
-            "are kept and evaluated")
+    kept = record["epoch"]
+    return (f"{record['stage']} training stopped in epoch {kept} (training diverged for {record['member']}: "
+            f"{record['reason']}); the stage keeps the best validated params of "
+            f"{f'epochs 0-{kept - 1}' if kept > 1 else 'epoch 0'}")
 
 
 def stop(loop: Loop, checkpoints: Checkpoints, fresh, epoch: int, member: int, reason: str):
     """(the last checkpoint's state, :class:`Stopped`) after ``member`` diverged in ``epoch``;
     :class:`DivergenceError` when no checkpoint was written yet (nothing validated to keep)."""
-    latest = checkpoints.latest_epoch()
-    if latest is None:
+    if checkpoints.latest_epoch() is None:
         raise DivergenceError(loop.member_name(member), epoch,
                               f"{reason}; no checkpoint was written. Lower the learning rate (lr) or check the data")
-    state, _ = checkpoints.restore(latest, fresh)
-    stopped = Stopped(loop.member_name(member), epoch, f"{reason}; lower the learning rate (lr) or check the data",
-                      latest)
+    state, _ = checkpoints.restore(epoch, fresh)  # every epoch before it was checkpointed
+    stopped = Stopped(loop.member_name(member), epoch, f"{reason}; lower the learning rate (lr) or check the data")
     warnings.warn(describe_stop({"stage": loop.what, **stopped_record(stopped)}), TrainingStopped, stacklevel=3)
     return state, stopped
 
