@@ -14,7 +14,6 @@ prepared dataset each trained stage used.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import warnings
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from hftjax import __version__
 from hftjax.errors import DataError, RunDirError
 from hftjax.features import FEATURE_VERSION
+from hftjax.rundir import read_record
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -52,7 +52,7 @@ def read_manifest(data_dir: str | os.PathLike) -> dict:
     if not path.exists():
         raise RunDirError(data_dir, "is not a prepared dataset (no manifest.json): run "
                                     f"hftjax prepare INPUT... --out {data_dir} first")
-    return json.loads(path.read_text())
+    return read_record(path)
 
 
 def stale_preparation(manifest: dict) -> str | None:

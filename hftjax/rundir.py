@@ -46,6 +46,18 @@ JOIN_WAIT = 0.2  # seconds a reader waits out another reader's brief exclusive h
 TRAINED = (("subagents.json", "sub-agents"), ("baselines.json", "DQN-family baselines"), ("ppo.json", "PPO"),
            ("hyper.json", "hyper-agent"))
 
+def read_record(path: str | os.PathLike) -> dict:
+    """A JSON record hftjax wrote into a run or dataset (a stage's ``<stage>.json``, a manifest);
+    one that is not a JSON object (damaged, cut short) is one line naming it."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        raise RunDirError(path, "is damaged (not a JSON object): rerun the command that wrote it, or move it away")
+    return record
+
+
 _held: dict[Path, tuple[int, bool]] = {}  # resolved directory -> (its lock's fd, exclusive), held by this process
 
 

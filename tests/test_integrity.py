@@ -366,3 +366,22 @@ def test_a_failed_replace_puts_the_old_output_back_and_leaves_nothing(tmp_path, 
         with atomic_dir(out) as tmp:
             (tmp / "train.parquet").write_text("new")
     assert tree(tmp_path) == ["data", "data/train.parquet"] and (out / "train.parquet").read_text() == "previous"
+
+
+def test_a_damaged_stage_record_is_one_line_naming_it(tmp_path, capsys):
+    """A hyper.json (or any stage's record, or a manifest) cut short or overwritten is named in
+    one line, not a JSONDecodeError traceback."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".hftjax").write_text(json.dumps({"kind": "run"}))
+    for text in ("{not json", "[1, 2]"):
+        (run / "hyper.json").write_text(text)
+        assert main(["evaluate", str(run)]) == 2
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert str(run / "hyper.json") in line and "is damaged (not a JSON object)" in line, line
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.json").write_text('{"splits": ')
+    assert main(["train-subagents", str(data), "--out", str(tmp_path / "out"), "-q"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert str(data / "manifest.json") in line and "is damaged" in line, line

@@ -4,7 +4,6 @@ shared host loop (``hftjax.learner.population.train_population``): the DQN famil
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +15,7 @@ from hftjax.learner.checkpoint import restore_best
 from hftjax.learner.config import LearnerConfig
 from hftjax.learner.population import train_population
 from hftjax.provenance import check_trained_on
+from hftjax.rundir import read_record
 from hftjax.sharding import Placement
 
 # population name -> (its algorithms among a config's, its trainer, its network)
@@ -51,7 +51,7 @@ def load_baselines(run_dir: str | Path) -> list[tuple[object, list[dict], object
     for name, (_, _, network) in FAMILIES.items():
         if not (run_dir / f"{name}.json").exists():
             continue
-        meta = json.loads((run_dir / f"{name}.json").read_text())
+        meta = read_record(run_dir / f"{name}.json")
         check_trained_on((run_dir / meta["data_dir"]).resolve(), meta.get("dataset_sha256"), f"{name} baselines",
                          f"hftjax train-baselines DATA_DIR --out {run_dir}")
         best = restore_best(run_dir / f"{name}_best", f"hftjax train-baselines DATA_DIR --out {run_dir}")

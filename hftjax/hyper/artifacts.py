@@ -20,7 +20,7 @@ from hftjax.hyper.config import HyperConfig
 from hftjax.hyper.trainer import HyperTrainer
 from hftjax.learner.checkpoint import Checkpoints, restore_best
 from hftjax.provenance import check_sources, check_trained_on
-from hftjax.rundir import TRAINED, marked, prepare_lock, run_lock
+from hftjax.rundir import TRAINED, marked, prepare_lock, read_record, run_lock
 from hftjax.subagent import AGENTS, SubAgentConfig
 
 
@@ -47,7 +47,7 @@ def load_subagents(run_dir: str | Path) -> TrainedSubAgents:
     if not (run_dir / "subagents.json").exists():
         raise RunDirError(run_dir, "has no trained sub-agents (subagents.json missing): run "
                                    f"hftjax train-subagents DATA_DIR --out {run_dir} first")
-    meta = json.loads((run_dir / "subagents.json").read_text())
+    meta = read_record(run_dir / "subagents.json")
     data_dir = (run_dir / meta["data_dir"]).resolve()
     check_sources(data_dir)
     check_trained_on(data_dir, meta.get("dataset_sha256"), "sub-agents", f"hftjax train-subagents DATA_DIR --out {run_dir}")
@@ -66,15 +66,22 @@ def reading(directory: str | Path) -> Iterator[None]:
     sub-agents' run its ``hyper.json`` names and the prepared data their ``subagents.json`` names,
     so no ``prepare`` or training replaces them while the stage runs. Each record is read under its
     directory's lock; where one is missing there is nothing more to lock (the loader says what is)."""
+    def named(record: Path, key: str) -> Path | None:  # a damaged record: the loader says what is wrong
+        try:
+            return record.parent / json.loads(record.read_text())[key]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     directory = Path(directory)
     with contextlib.ExitStack() as held:
         if (directory / "hyper.json").exists():
             held.enter_context(run_lock(directory, shared=True))
-            directory = directory / json.loads((directory / "hyper.json").read_text())["subagents"]
-        if (directory / "subagents.json").exists():
+            directory = named(directory / "hyper.json", "subagents")
+        if directory is not None and (directory / "subagents.json").exists():
             held.enter_context(run_lock(directory, shared=True))
-            data_dir = directory / json.loads((directory / "subagents.json").read_text())["data_dir"]
-            held.enter_context(prepare_lock(data_dir, shared=True))
+            data_dir = named(directory / "subagents.json", "data_dir")
+            if data_dir is not None and data_dir.parent.is_dir():
+                held.enter_context(prepare_lock(data_dir, shared=True))
         yield
 
 
@@ -105,7 +112,7 @@ def load_hyper(hyper_dir: str | Path) -> tuple[object, HyperTrainer]:
     hyper_dir = Path(hyper_dir)
     if not (hyper_dir / "hyper.json").exists():
         raise RunDirError(hyper_dir, f"has no trained hyper-agent (hyper.json missing): {first_missing_stage(hyper_dir)}")
-    meta = json.loads((hyper_dir / "hyper.json").read_text())
+    meta = read_record(hyper_dir / "hyper.json")
     subagents = load_subagents(hyper_dir / meta["subagents"])
     if meta.get("dataset_sha256") not in (None, subagents.dataset_sha256):
         raise RunDirError(hyper_dir, "holds a hyper-agent trained over sub-agents of another dataset (they were "
@@ -132,7 +139,7 @@ def training_status(hyper_dir: str | Path, subagent_dir: str | Path) -> dict:
     stopped = []
     for name, stage in TRAINED:  # the hyper-agent's in its own directory, the others beside the sub-agents
         path = (hyper_dir if name == "hyper.json" else subagent_dir) / name
-        record = json.loads(path.read_text()).get("stopped") if path.exists() else None
+        record = read_record(path).get("stopped") if path.exists() else None
         if record:
             stopped.append({"stage": stage, **record})
     saturated = {}
