@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
 import re
 import socket
@@ -190,16 +191,20 @@ def test_a_broken_response_is_one_line_naming_the_url(tmp_path, capsys, fault, f
     assert re.search(rf"^{url}/data/spot/daily/klines/ETHUSDT/1m/{re.escape(file)}: {message}", line), line
 
 
-def test_an_unreachable_host_is_named_with_the_base_url_option(tmp_path, capsys, monkeypatch):
-    def offline(host, *args, **kwargs):
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+@pytest.mark.parametrize("host, call, error", [
+    ("archive.example.invalid", "getaddrinfo", socket.gaierror(socket.EAI_NONAME, "Name or service not known")),
+    ("192.0.2.1", "create_connection", OSError(errno.ENETUNREACH, "Network is unreachable")),  # offline, an IP
+])
+def test_an_unreachable_host_is_named_with_the_base_url_option(tmp_path, capsys, monkeypatch, host, call, error):
+    def offline(*args, **kwargs):
+        raise error
 
-    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    monkeypatch.setattr(socket, call, offline)
     for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(proxy, raising=False)
     line = one_line_error(["download", "ETHUSDT", "2021-04-10", "2021-04-11", "--out", str(tmp_path),
-                           "--base-url", "http://archive.example.invalid", "-q"], capsys)
-    assert "cannot reach host archive.example.invalid (Name or service not known): check the network" in line
+                           "--base-url", f"http://{host}", "-q"], capsys)
+    assert f"cannot reach host {host} ({error.strerror}): check the network" in line
     assert "--base-url (or HFTJAX_BINANCE_URL)" in line and "Traceback" not in line
 
 

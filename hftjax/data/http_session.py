@@ -5,6 +5,7 @@ broken response, a timeout, an unreachable host) is one ``DataError`` line namin
 
 from __future__ import annotations
 
+import errno
 import functools
 import http.client
 import io
@@ -155,7 +156,8 @@ class Session:
         if isinstance(cause, DeadlinePassed):
             return DataError(f"not finished within the deadline of {self.deadline_s:g} s per file (--deadline)",
                              file=url)
-        if isinstance(cause, (socket.gaierror, ConnectionRefusedError)):
+        unreachable = isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH)
+        if isinstance(cause, (socket.gaierror, ConnectionRefusedError)) or unreachable:  # offline, or no such host
             return DataError(f"cannot reach host {urllib.parse.urlsplit(url).hostname} "
                              f"({cause.strerror or cause}): check the network, or set --base-url (or "
                              "HFTJAX_BINANCE_URL) to a mirror that can be reached", file=url)
