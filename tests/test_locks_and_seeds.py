@@ -4,6 +4,7 @@ directories hold once (issue 30)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -30,6 +31,23 @@ READER = ("import sys\n"
           "    sys.stdin.readline()\n")
 
 
+@contextlib.contextmanager
+def holding(script: str, *args: str):
+    """A second process running ``script`` (which prints ``held`` once it holds its locks, then
+    waits for a line): yielded while it holds them, then released, and it must exit cleanly."""
+    process = subprocess.Popen([sys.executable, "-c", script, *args], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "held"
+        yield process
+        process.stdin.write("\n")
+        process.stdin.flush()
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture
 def layout(tmp_path):
     """A run whose sub-agents' records name its prepared ``data/``, an ablation directory beside
@@ -52,10 +70,7 @@ def test_prepare_is_refused_while_another_process_reads_and_readers_share(layout
     same beside it; once both leave, the lock records are cleared and ``prepare`` goes ahead."""
     src, run, abl, data = layout
     manifest = (run / "data" / "manifest.json").read_text()
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(abl), str(data)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert reader.stdout.readline().strip() == "held"
+    with holding(READER, str(abl), str(data)) as reader:
         for out in (run / "data", data):
             assert main(["prepare", str(src), "--out", str(out), "--chunk-len", "300", "-q"]) == 2
             assert f"in use by process {reader.pid} " in one_line(capsys.readouterr().err)
@@ -64,12 +79,6 @@ def test_prepare_is_refused_while_another_process_reads_and_readers_share(layout
             assert (run / LOCK).read_text().split() == [str(reader.pid), str(os.getpid())]
         assert (run / LOCK).read_text().split() == [str(reader.pid), str(os.getpid())]  # the reader stays
         assert (data.parent / ".data.hftjax.lock").exists()
-        reader.stdin.write("\n")
-        reader.stdin.flush()
-        assert reader.wait(timeout=60) == 0
-    finally:
-        reader.kill()
-        reader.wait()
     assert (run / LOCK).read_text() == "" and not (data.parent / ".data.hftjax.lock").exists()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # released cleanly: no stale-lock warning
@@ -105,23 +114,14 @@ def test_a_shared_hold_made_exclusive_is_refused_while_another_process_reads(tmp
     without naming itself; alone, it writes and returns to reading."""
     claim_run_dir(tmp_path)
     (tmp_path / "subagents.json").write_text(json.dumps({"data_dir": "data"}))
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys\nfrom hftjax.rundir import run_lock\n"
-        f"with run_lock({str(tmp_path)!r}, shared=True):\n"
-        "    print('held', flush=True)\n    sys.stdin.readline()\n")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    shared = ("import sys\nfrom hftjax.rundir import run_lock\n"
+              "with run_lock(sys.argv[1], shared=True):\n"
+              "    print('held', flush=True)\n    sys.stdin.readline()\n")
+    with holding(shared, str(tmp_path)) as holder:
         with run_lock(tmp_path, shared=True):
             with pytest.raises(RunDirError, match=f"in use by process {holder.pid} "):
                 with run_lock(tmp_path):
                     pass
-        holder.stdin.write("\n")
-        holder.stdin.flush()
-        assert holder.wait(timeout=60) == 0
-    finally:
-        holder.kill()
-        holder.wait()
     with run_lock(tmp_path, shared=True):
         with run_lock(tmp_path):
             assert (tmp_path / LOCK).read_text() == str(os.getpid())
