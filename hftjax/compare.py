@@ -22,7 +22,7 @@ from hftjax.errors import ConfigError, RunDirError
 from hftjax.io import write_text
 from hftjax.paths import check_writable
 from hftjax.report import COLUMNS, cell
-from hftjax.rundir import mark, marked
+from hftjax.rundir import mark, marked, read_record
 from hftjax.strategies import strategies
 
 SAME = ("split", "rows", "period", "fee", "max_holding")  # what makes two test results comparable
@@ -36,18 +36,24 @@ def load_metrics(run_dir: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
+def trained_records(run_dir: str | Path) -> tuple[dict, Path, dict]:
+    """(``hyper.json``, the sub-agents' run directory it names, that run's ``subagents.json``);
+    a record that is not there is ``{}``."""
+    run_dir = Path(run_dir)
+    hyper = read_record(run_dir / "hyper.json") if (run_dir / "hyper.json").exists() else {}
+    subagents = run_dir / hyper.get("subagents", ".")
+    trained = read_record(subagents / "subagents.json") if (subagents / "subagents.json").exists() else {}
+    return hyper, subagents, trained
+
+
 def recorded_config(run_dir: str | Path) -> dict:
     """The sections a run was trained with: ``config.json`` of ``hftjax run``, else the stages' own
     records (``hyper.json``, and ``subagents.json`` of the sub-agents' run it names)."""
-    run_dir = Path(run_dir)
-    if (run_dir / "config.json").exists():
-        return json.loads((run_dir / "config.json").read_text())
-    config, subagents = {}, run_dir
-    if (run_dir / "hyper.json").exists():
-        hyper = json.loads((run_dir / "hyper.json").read_text())
-        config["hyper"], subagents = hyper["config"], run_dir / hyper["subagents"]
-    if (subagents / "subagents.json").exists():
-        trained = json.loads((subagents / "subagents.json").read_text())
+    if (Path(run_dir) / "config.json").exists():
+        return read_record(Path(run_dir) / "config.json")
+    hyper, _, trained = trained_records(run_dir)
+    config = {"hyper": hyper["config"]} if hyper else {}
+    if trained:
         config["subagents"], config["env"] = trained["config"], trained["env"]
     return config
 
@@ -70,12 +76,9 @@ def prepared_data(run_dir: str | Path) -> str | None:
     """What a run was trained on, wherever its files lie: the inputs' sha256 and how they were
     prepared, from the manifest of its prepared data (paths and times left out); else the
     manifest's digest recorded in ``hyper.json``; None when neither is there."""
-    run_dir = Path(run_dir)
-    hyper = json.loads((run_dir / "hyper.json").read_text()) if (run_dir / "hyper.json").exists() else {}
-    subagents = run_dir / hyper.get("subagents", ".")
+    hyper, subagents, trained = trained_records(run_dir)
     try:
-        data_dir = subagents / json.loads((subagents / "subagents.json").read_text())["data_dir"]
-        manifest = json.loads((data_dir / "manifest.json").read_text())
+        manifest = json.loads((subagents / trained["data_dir"] / "manifest.json").read_text())
         return json.dumps({"sources": [source["sha256"] for source in manifest["sources"]],
                            **{k: manifest.get(k) for k in ("hftjax_version", "feature_set", "feature_version",
                                                            "parameters", "market")}}, sort_keys=True)
